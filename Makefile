@@ -1,0 +1,42 @@
+# closesink: the two commands a newcomer needs are `make demo` and `make test`.
+GO       ?= go
+PKGS     ?= ./...
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/closesink/closesink/pkg/version.Version=$(VERSION)
+
+.PHONY: all build test test-short vet fmt lint bench demo kafka-up kafka-down kafka-status clean
+
+all: vet test build
+
+build: ## build bin/closesink
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/closesink ./cmd/closesink
+
+test: ## every test, race detector on; set KAFKA_BROKERS to use a real broker
+	$(GO) test -race -count=1 $(PKGS)
+
+test-short: ## fast unit tests only
+	$(GO) test -short -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+bench: ## benchmarks (transform, delivery)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+demo: ## run the whole pipeline in-process (kfake + Close emulator)
+	$(GO) run ./cmd/closesink demo
+
+kafka-up: ## start a real Apache Kafka (KRaft) broker from Maven Central jars
+	./scripts/kafka-local.sh start
+
+kafka-down:
+	./scripts/kafka-local.sh stop
+
+kafka-status:
+	./scripts/kafka-local.sh status
+
+clean:
+	rm -rf bin
