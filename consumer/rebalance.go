@@ -1,0 +1,100 @@
+package consumer
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+)
+
+func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	parts := assigned[c.cfg.Topic]
+	// A partition paused in an earlier ownership must not stay paused now.
+	cl.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: parts})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range parts {
+		if old := c.workers[p]; old != nil {
+			c.log.Error("assigned a partition that still has a worker", zap.Int32("partition", p))
+			continue
+		}
+		w := newWorker(c, p)
+		c.workers[p] = w
+		go w.run()
+	}
+	c.log.Info("partitions assigned", zap.Int32s("partitions", parts))
+}
+
+// revoked stops the revoked partitions' workers, waits for their in-flight
+// work, commits what is final and returns: the group's rebalance goes on only
+// after that, so the next owner starts exactly after our last final record.
+func (c *Consumer) revoked(_ context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	ws := c.take(revoked[c.cfg.Topic])
+	c.stop(ws)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommitTimeout)
+	defer cancel()
+	for _, w := range ws {
+		w.commit(ctx)
+	}
+	cl.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: revoked[c.cfg.Topic]})
+	c.log.Info("partitions revoked", zap.Int32s("partitions", revoked[c.cfg.Topic]))
+}
+
+// lost stops the lost partitions' workers without committing: another member
+// may already own them, and a commit now could rewind its progress.
+func (c *Consumer) lost(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
+	ws := c.take(lost[c.cfg.Topic])
+	for _, w := range ws {
+		w.noCommit.Store(true)
+	}
+	c.stop(ws)
+	cl.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: lost[c.cfg.Topic]})
+	c.log.Warn("partitions lost; their uncommitted records will be processed again by the next owner",
+		zap.Int32s("partitions", lost[c.cfg.Topic]))
+}
+
+func (c *Consumer) take(parts []int32) []*worker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ws []*worker
+	for _, p := range parts {
+		if w := c.workers[p]; w != nil {
+			ws = append(ws, w)
+			delete(c.workers, p)
+		}
+	}
+	return ws
+}
+
+// stop cancels the workers and waits for them. After StopTimeout the
+// OnStopTimeout hook (delivery abort) runs once and the wait goes on: a worker
+// always ends once its in-flight request is aborted.
+func (c *Consumer) stop(ws []*worker) {
+	if len(ws) == 0 {
+		return
+	}
+	for _, w := range ws {
+		w.cancel()
+	}
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Add(1)
+		go func() { defer wg.Done(); <-w.done }()
+	}
+	all := make(chan struct{})
+	go func() { wg.Wait(); close(all) }()
+	t := time.NewTimer(c.cfg.StopTimeout)
+	defer t.Stop()
+	select {
+	case <-all:
+		return
+	case <-t.C:
+		c.log.Warn("stop timeout passed with work in flight; aborting it", zap.Duration("timeout", c.cfg.StopTimeout))
+		if c.cfg.OnStopTimeout != nil {
+			c.cfg.OnStopTimeout()
+		}
+	}
+	<-all
+}

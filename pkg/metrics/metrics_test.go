@@ -1,0 +1,33 @@
+package metrics
+
+import "testing"
+
+func TestSnapshotCountsOutcomes(t *testing.T) {
+	m := New()
+	m.Consumed()
+	m.Consumed()
+	m.Consumed()
+	m.Outcome(OutcomeDelivered, "")
+	m.Outcome(OutcomeDropped, "no_email")
+	m.Outcome(OutcomeDeadLettered, "permanent")
+	m.Delivery(3, 0.5)
+	m.Commit()
+	s := m.Snapshot()
+	if s.Consumed != 3 || s.Delivered != 1 || s.Dropped["no_email"] != 1 || s.DeadLettered["permanent"] != 1 || s.Retries != 2 || s.Commits != 1 {
+		t.Fatalf("snapshot: %+v", s)
+	}
+}
+
+func TestNilMetricsIsSafe(t *testing.T) {
+	var m *Metrics
+	m.Consumed()
+	m.Outcome(OutcomeDelivered, "")
+	m.Delivery(2, 1)
+	m.Request(200)
+	m.PhoneLeftOut("x")
+	m.DLQError()
+	m.Commit()
+	if s := m.Snapshot(); s.Consumed != 0 {
+		t.Fatal("nil metrics counted")
+	}
+}
