@@ -78,6 +78,9 @@ type Config struct {
 	// OnCommit, if set, is told of every successful commit (partition and
 	// the next offset to read); for metrics and tests.
 	OnCommit func(partition int32, next int64)
+	// OnRebalance, if set, is told of every change of ownership: event is
+	// "assigned", "revoked" or "lost". Called after the change took effect.
+	OnRebalance func(event string, partitions []int32)
 }
 
 func (c *Config) setDefaults() {

@@ -14,7 +14,6 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	// A partition paused in an earlier ownership must not stay paused now.
 	cl.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: parts})
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, p := range parts {
 		if old := c.workers[p]; old != nil {
 			c.log.Error("assigned a partition that still has a worker", zap.Int32("partition", p))
@@ -24,7 +23,15 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 		c.workers[p] = w
 		go w.run()
 	}
+	c.mu.Unlock()
 	c.log.Info("partitions assigned", zap.Int32s("partitions", parts))
+	c.notify("assigned", parts)
+}
+
+func (c *Consumer) notify(event string, parts []int32) {
+	if c.cfg.OnRebalance != nil && len(parts) > 0 {
+		c.cfg.OnRebalance(event, parts)
+	}
 }
 
 // revoked stops the revoked partitions' workers, waits for their in-flight
@@ -40,6 +47,7 @@ func (c *Consumer) revoked(_ context.Context, cl *kgo.Client, revoked map[string
 	}
 	cl.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: revoked[c.cfg.Topic]})
 	c.log.Info("partitions revoked", zap.Int32s("partitions", revoked[c.cfg.Topic]))
+	c.notify("revoked", revoked[c.cfg.Topic])
 }
 
 // lost stops the lost partitions' workers without committing: another member
@@ -53,6 +61,7 @@ func (c *Consumer) lost(_ context.Context, cl *kgo.Client, lost map[string][]int
 	cl.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: lost[c.cfg.Topic]})
 	c.log.Warn("partitions lost; their uncommitted records will be processed again by the next owner",
 		zap.Int32s("partitions", lost[c.cfg.Topic]))
+	c.notify("lost", lost[c.cfg.Topic])
 }
 
 func (c *Consumer) take(parts []int32) []*worker {

@@ -1,0 +1,212 @@
+// Package pipeline is the per-record glue of closesink: transform the event,
+// deliver the lead, dead-letter what failed. It decides each record's single
+// outcome (design.md §2) and is used by both `closesink run` (as the
+// consumer's Handler) and `closesink replay`.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/closesink/closesink/deadletter"
+	"github.com/closesink/closesink/delivery"
+	"github.com/closesink/closesink/pkg/metrics"
+	"github.com/closesink/closesink/transform"
+)
+
+// DefaultMaxRecordBytes is the largest record value processed; a larger one
+// is dead-lettered as invalid_event. Signal events are a few KiB.
+const DefaultMaxRecordBytes = 1 << 20
+
+// Kind is the final outcome of one record.
+type Kind int
+
+// The outcomes.
+const (
+	Delivered Kind = iota + 1
+	Dropped
+	DeadLettered
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Delivered:
+		return metrics.OutcomeDelivered
+	case Dropped:
+		return metrics.OutcomeDropped
+	case DeadLettered:
+		return metrics.OutcomeDeadLettered
+	}
+	return "unknown"
+}
+
+// Outcome is what became of one record.
+type Outcome struct {
+	Kind       Kind
+	DropReason transform.DropReason // Dropped
+	Class      deadletter.Class     // DeadLettered
+	HTTPStatus int
+	Message    string
+	Attempts   int
+	LeadID     string // Delivered
+}
+
+// ErrNotFinal is returned (wrapped) when a record's outcome is not final:
+// delivery was interrupted or the dead-letter write did not complete before
+// ctx ended. The record must not be committed.
+var ErrNotFinal = errors.New("pipeline: outcome not final")
+
+// Deliverer sends a lead for a source partition; *delivery.Client satisfies
+// it through DelivererFor.
+type Deliverer interface {
+	Deliver(ctx context.Context, partition int32, body []byte) delivery.Outcome
+}
+
+// DelivererFor adapts a delivery client: each partition gets its own Sender
+// (and so its own share of the rate budget).
+func DelivererFor(c *delivery.Client) Deliverer { return clientDeliverer{c} }
+
+type clientDeliverer struct{ c *delivery.Client }
+
+func (d clientDeliverer) Deliver(ctx context.Context, p int32, body []byte) delivery.Outcome {
+	return d.c.Sender(p).DeliverBody(ctx, body)
+}
+
+// DeadLetterer writes a failed record to the dead-letter topic, blocking until
+// it is durable or ctx ends. *deadletter.Writer satisfies it.
+type DeadLetterer interface {
+	Write(ctx context.Context, src *kgo.Record, f deadletter.Failure) error
+}
+
+// Config wires a Pipeline.
+type Config struct {
+	Transformer    *transform.Transformer
+	Deliverer      Deliverer
+	DeadLetter     DeadLetterer
+	Metrics        *metrics.Metrics // nil: none
+	Logger         *zap.Logger      // nil: none
+	LogPII         bool             // log emails in full (operator opt-in)
+	MaxRecordBytes int              // 0: DefaultMaxRecordBytes
+	Now            func() time.Time // nil: time.Now
+}
+
+// Pipeline is safe for concurrent use (one call per partition at a time is
+// the intended use, but nothing breaks otherwise).
+type Pipeline struct {
+	cfg Config
+	log *zap.Logger
+}
+
+// New checks the wiring.
+func New(cfg Config) (*Pipeline, error) {
+	switch {
+	case cfg.Transformer == nil:
+		return nil, errors.New("pipeline: a transformer is required")
+	case cfg.Deliverer == nil:
+		return nil, errors.New("pipeline: a deliverer is required")
+	case cfg.DeadLetter == nil:
+		return nil, errors.New("pipeline: a dead-letter writer is required")
+	}
+	if cfg.MaxRecordBytes <= 0 {
+		cfg.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Pipeline{cfg: cfg, log: log}, nil
+}
+
+// Handle implements consumer.Handler: nil error once the outcome is final;
+// urgent when a lead was created or a record dead-lettered.
+func (p *Pipeline) Handle(ctx context.Context, rec *kgo.Record) (urgent bool, err error) {
+	out, err := p.Process(ctx, rec)
+	if err != nil {
+		return false, err
+	}
+	return out.Kind != Dropped, nil
+}
+
+// Process takes one record to its final outcome. It blocks through rate
+// limiting, retries and dead-letter retries; it returns an error wrapping
+// ErrNotFinal when ctx ended before the outcome was final.
+func (p *Pipeline) Process(ctx context.Context, rec *kgo.Record) (Outcome, error) {
+	p.cfg.Metrics.Consumed()
+	log := p.log.With(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
+	if n := len(rec.Value); n > p.cfg.MaxRecordBytes {
+		return p.deadLetter(ctx, log, rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent,
+			Message: fmt.Sprintf("record value is %d bytes, over the %d-byte limit", n, p.cfg.MaxRecordBytes)})
+	}
+	res := p.cfg.Transformer.Transform(rec.Value)
+	switch res.Kind {
+	case transform.KindDropped:
+		p.cfg.Metrics.Outcome(metrics.OutcomeDropped, string(res.Drop))
+		log.Debug("dropped", zap.String("reason", string(res.Drop)), zap.String("event", res.Event))
+		return Outcome{Kind: Dropped, DropReason: res.Drop}, nil
+	case transform.KindInvalid:
+		return p.deadLetter(ctx, log, rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent, Message: res.Err.Error()})
+	}
+	if res.PhoneIssue != "" {
+		p.cfg.Metrics.PhoneLeftOut(res.PhoneIssue)
+	}
+	body, err := res.Lead.MarshalJSON()
+	if err != nil { // cannot happen for a transform-built lead; never skip it silently
+		return p.deadLetter(ctx, log, rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent, Message: "encoding lead: " + err.Error()})
+	}
+	d := p.cfg.Deliverer.Deliver(ctx, rec.Partition, body)
+	p.cfg.Metrics.Delivery(d.Attempts, d.Elapsed.Seconds())
+	email := p.email(res.Email())
+	switch d.Status {
+	case delivery.Delivered:
+		p.cfg.Metrics.Outcome(metrics.OutcomeDelivered, "")
+		log.Info("lead delivered", zap.String("lead_id", d.LeadID), zap.String("email", email), zap.Int("attempts", d.Attempts))
+		return Outcome{Kind: Delivered, HTTPStatus: d.HTTPStatus, Attempts: d.Attempts, LeadID: d.LeadID}, nil
+	case delivery.Permanent, delivery.RetriesExhausted:
+		class := deadletter.ClassPermanent
+		if d.Status == delivery.RetriesExhausted {
+			class = deadletter.ClassRetriesExhausted
+		}
+		return p.deadLetter(ctx, log.With(zap.String("email", email)), rec, deadletter.Failure{
+			Class: class, HTTPStatus: d.HTTPStatus, Message: d.Message, Attempts: d.Attempts})
+	default:
+		return Outcome{}, fmt.Errorf("%w: delivery %s after %d attempt(s)", ErrNotFinal, d.Status, d.Attempts)
+	}
+}
+
+func (p *Pipeline) deadLetter(ctx context.Context, log *zap.Logger, rec *kgo.Record, f deadletter.Failure) (Outcome, error) {
+	f.FailedAt = p.cfg.Now()
+	if err := p.cfg.DeadLetter.Write(ctx, rec, f); err != nil {
+		return Outcome{}, fmt.Errorf("%w: dead-letter write: %v", ErrNotFinal, err)
+	}
+	p.cfg.Metrics.Outcome(metrics.OutcomeDeadLettered, string(f.Class))
+	log.Warn("dead-lettered", zap.String("class", string(f.Class)), zap.Int("status", f.HTTPStatus),
+		zap.String("reason", p.maskMessage(f.Message)), zap.Int("attempts", f.Attempts))
+	return Outcome{Kind: DeadLettered, Class: f.Class, HTTPStatus: f.HTTPStatus, Message: f.Message, Attempts: f.Attempts}, nil
+}
+
+func (p *Pipeline) email(e string) string {
+	if p.cfg.LogPII {
+		return e
+	}
+	return transform.MaskEmail(e)
+}
+
+var emailLike = regexp.MustCompile(`[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+`)
+
+// maskMessage hides email addresses inside error texts (Close or the
+// transform may quote the bad value) unless the operator opted in.
+func (p *Pipeline) maskMessage(s string) string {
+	if p.cfg.LogPII {
+		return s
+	}
+	return emailLike.ReplaceAllStringFunc(s, transform.MaskEmail)
+}
