@@ -1,0 +1,52 @@
+package transform
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// benchPageView is a realistic page view as Signal delivers it: most of a
+// topic looks like this, and it must be dropped without a decode.
+var benchPageView = []byte(`{"type":"page","name":"Pricing","messageId":"a1b2c3d4-e5f6-7890-abcd-ef1234567890",` +
+	`"timestamp":"2026-11-25T14:30:00.000Z","anonymousId":"anon_a1b2c3d4",` +
+	`"properties":{"path":"/pricing","referrer":"https://www.google.com/","search":"","title":"Pricing","url":"https://example.com/pricing"},` +
+	`"context":{"ip":"203.0.113.7","locale":"en-GB","page":{"url":"https://example.com/pricing","path":"/pricing","title":"Pricing","referrer":"https://www.google.com/"},` +
+	`"userAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",` +
+	`"consent":{"analytics":true,"marketing":false}}}`)
+
+// benchNonLeadTrack is an identified track event that is not in the list;
+// it carries traits, so skipping it must not touch them.
+var benchNonLeadTrack = []byte(`{"type":"track","event":"Product Viewed","messageId":"b2c3d4e5-f6a7-8901-bcde-f12345678901",` +
+	`"timestamp":"2026-11-25T14:31:00.000Z","userId":"user-123","anonymousId":"anon_a1b2c3d4",` +
+	`"properties":{"product_id":"sku-42","name":"Pro plan","price":49.0,"currency":"USD"},` +
+	`"traits":{"email":"jane.doe@acme.com","phone":"+44 7700 900123","firstName":"Jane","lastName":"Doe","title":"Head of Growth","company":"Acme Inc"},` +
+	`"context":{"page":{"url":"https://example.com/pricing","path":"/pricing","title":"Pricing"},"consent":{"analytics":true,"marketing":true}}}`)
+
+func BenchmarkTransform(b *testing.B) {
+	fullLead, err := os.ReadFile(filepath.Join("testdata", "events", "seed_lead_submitted.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := mustNew(b, Config{LeadStatusID: seedStatusID})
+	for _, bc := range []struct {
+		name  string
+		input []byte
+		kind  Kind
+	}{
+		{"page_view", benchPageView, KindDropped},
+		{"non_lead_track", benchNonLeadTrack, KindDropped},
+		{"full_lead", fullLead, KindLead},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			if r := tr.Transform(bc.input); r.Kind != bc.kind {
+				b.Fatalf("kind %v, want %v (%v)", r.Kind, bc.kind, r.Err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.input)))
+			for b.Loop() {
+				tr.Transform(bc.input)
+			}
+		})
+	}
+}
