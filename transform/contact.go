@@ -180,7 +180,10 @@ func parsePhone(s, region string) (e164, issue string) {
 	if err := phonenumbers.ParseToNumber(s, region, &num); err != nil {
 		return "", PhoneIssueNotANumber
 	}
-	if !phonenumbers.IsPossibleNumber(&num) {
+	// IsPossibleNumber would also accept IS_POSSIBLE_LOCAL_ONLY: a number
+	// missing its area code ("555 0132" in the US), whose E.164 form would
+	// be a different, wrong number. Only a complete possible number is sent.
+	if phonenumbers.IsPossibleNumberWithReason(&num) != phonenumbers.IS_POSSIBLE {
 		return "", PhoneIssueInvalid
 	}
 	return phonenumbers.Format(&num, phonenumbers.E164), ""

@@ -60,7 +60,7 @@ const (
 const (
 	PhoneIssueWrongType  = "phone_wrong_type"   // the trait is not a JSON string
 	PhoneIssueNotANumber = "phone_not_a_number" // phonenumbers cannot parse it
-	PhoneIssueInvalid    = "phone_invalid"      // parsed, but not a possible number for its region
+	PhoneIssueInvalid    = "phone_invalid"      // parsed, but not a complete possible number (wrong length, no area code)
 )
 
 // Result is the outcome of Transform. Exactly one of Lead, Drop and Err is
