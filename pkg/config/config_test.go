@@ -151,3 +151,18 @@ func TestRedactedHidesSecrets(t *testing.T) {
 		t.Fatalf("redacted view: %s", out)
 	}
 }
+
+// The shipped example must load and validate (with the secret from env), so
+// it never drifts from the settings the code accepts.
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := Load(parse(t, "--config", "../../closesink.example.yaml"), env(map[string]string{"CLOSE_API_KEY": "api_x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Topic != "leads" || cfg.DLQTopic != "leads.dlq" || len(cfg.Mapping.Events) != 3 {
+		t.Fatalf("example config: %+v", cfg)
+	}
+}

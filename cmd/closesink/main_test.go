@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/closesink/closesink/pkg/closeemu"
+	"github.com/closesink/closesink/pkg/kafkatest"
+)
+
+// TestMain lets tests run this test binary as the closesink command
+// (CLOSESINK_TEST_MAIN=1), so exit codes and signals are tested for real
+// without a separate build step.
+func TestMain(m *testing.M) {
+	if os.Getenv("CLOSESINK_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+type result struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+// closesink starts the command with args and env (nothing else from the
+// test's environment leaks in but PATH and HOME).
+func closesink(t *testing.T, env []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append([]string{"CLOSESINK_TEST_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, &out, &errb
+}
+
+func runToEnd(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd, out, errb := closesink(t, env, args...)
+	err := cmd.Wait()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func TestRunBadConfigurationExits2(t *testing.T) {
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"no brokers", nil, []string{"run", "--topic", "t"}, "brokers"},
+		{"no topic", []string{"CLOSESINK_BROKERS=127.0.0.1:9"}, []string{"run"}, "topic"},
+		{"no key", []string{"CLOSESINK_BROKERS=127.0.0.1:9", "CLOSESINK_TOPIC=t"}, []string{"run"}, "CLOSE_API_KEY"},
+		{"bad rate", []string{"CLOSE_API_KEY=api_x"}, []string{"run", "--brokers", "h:1", "--topic", "t", "--rate", "-1"}, "rate"},
+		{"unknown flag", nil, []string{"run", "--api-key", "api_x"}, "unknown flag"},
+		{"missing config file", nil, []string{"run", "--config", "/nonexistent.yaml"}, "/nonexistent.yaml"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runToEnd(t, tc.env, tc.args...)
+			if r.code != exitConfig || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 mentioning %q", r.code, r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunMissingTopicExits2(t *testing.T) {
+	b := kafkatest.Start(t)
+	topic := b.CreateTopic(t, 1) // the DLQ (topic.dlq) does not exist
+	r := runToEnd(t, []string{"CLOSE_API_KEY=api_x", "CLOSESINK_BROKERS=" + strings.Join(b.Brokers, ","), "CLOSESINK_TOPIC=" + topic}, "run")
+	if r.code != exitConfig || !strings.Contains(r.stderr, topic+".dlq") || !strings.Contains(r.stderr, "does not exist") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// The service delivers the product page's example, then stops on SIGTERM
+// with exit 0; the API key and the email never appear in its output.
+func TestRunDeliversSeedAndStopsOnSIGTERM(t *testing.T) {
+	const key = "api_SeCrEtKeyThatMustNotLeak123"
+	b := kafkatest.Start(t)
+	emu := closeemu.New(closeemu.Config{APIKeys: []string{key}})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	topic := b.CreateTopic(t, 2)
+	adm := b.Admin(t)
+	ctx := context.Background()
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic+".dlq"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic+".dlq") })
+	cl := b.NewClient(t)
+	kafkatest.Produce(t, cl, &kgo.Record{Topic: topic, Value: []byte(`{"type":"track","event":"Lead Submitted",
+		"traits":{"email":"jane.doe@acme.com","firstName":"Jane","lastName":"Doe","company":"Acme Inc"},
+		"context":{"consent":{"marketing":true}}}`)})
+	group := kafkatest.UniqueName(t, "grp")
+	cmd, _, errb := closesink(t, []string{"CLOSE_API_KEY=" + key}, "run", "--brokers", strings.Join(b.Brokers, ","),
+		"--topic", topic, "--group", group, "--close-url", srv.URL, "--log-format", "json")
+	poll(t, "lead delivered and committed", func() bool {
+		if len(emu.Leads()) != 1 {
+			return false
+		}
+		off, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return false
+		}
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return false
+		}
+		done := true
+		ends.Each(func(e kadm.ListedOffset) {
+			if c, ok := off.Lookup(topic, e.Partition); e.Offset > 0 && (!ok || c.At != e.Offset) {
+				done = false
+			}
+		})
+		return done
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err := <-waitErr:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30s of SIGTERM")
+	}
+	logs := errb.String()
+	for _, secret := range []string{key, "jane.doe@acme.com"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q", secret)
+		}
+	}
+	for _, want := range []string{`"closesink starting"`, `"lead delivered"`, `"closesink stopped"`, `"api_key":"(set)"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+}
+
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	end := time.NewTimer(60 * time.Second)
+	defer end.Stop()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-end.C:
+			t.Fatalf("%s: not within 60s", what)
+		case <-tick.C:
+		}
+	}
+}
