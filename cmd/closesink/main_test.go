@@ -89,6 +89,13 @@ func TestRunBadConfigurationExits2(t *testing.T) {
 	}
 }
 
+func TestRunUnreachableBrokerExits1(t *testing.T) {
+	r := runToEnd(t, []string{"CLOSE_API_KEY=api_x"}, "run", "--brokers", "127.0.0.1:1", "--topic", "leads")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "cannot reach Kafka") || !strings.Contains(r.stderr, "127.0.0.1:1") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
 func TestRunMissingTopicExits2(t *testing.T) {
 	b := kafkatest.Start(t)
 	topic := b.CreateTopic(t, 1) // the DLQ (topic.dlq) does not exist
