@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -54,6 +55,9 @@ func (c Config) Validate() error {
 	for i, name := range c.Events {
 		if strings.TrimSpace(name) == "" {
 			return fmt.Errorf("transform: Events[%d] is empty; list event names such as %q", i, DefaultEvents[0])
+		}
+		if !utf8.ValidString(name) {
+			return fmt.Errorf("transform: Events[%d] is not valid UTF-8", i)
 		}
 	}
 	if c.ConsentCategory != "" && strings.TrimSpace(c.ConsentCategory) != c.ConsentCategory {

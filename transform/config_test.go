@@ -20,6 +20,7 @@ func TestConfigValidate(t *testing.T) {
 			CustomFields:    map[string]string{"cf_abc": "properties.plan", "cf_def": "traits.industry", "cf_ghi": "context.page.title"},
 		}, ""},
 		{"empty event name", Config{Events: []string{"Lead Submitted", " "}}, "Events[1] is empty"},
+		{"event name not UTF-8", Config{Events: []string{"Lead\xffSubmitted"}}, "Events[0] is not valid UTF-8"},
 		{"unknown region", Config{PhoneRegion: "XX"}, `PhoneRegion "XX"`},
 		{"alpha-3 region", Config{PhoneRegion: "GBR"}, `PhoneRegion "GBR"`},
 		{"calling code as region", Config{PhoneRegion: "44"}, `PhoneRegion "44"`},

@@ -118,9 +118,8 @@ func (t *Transformer) Transform(value []byte) Result {
 	for _, f := range []struct {
 		name string
 		raw  []byte
-		want byte
-	}{{"type", env.typ, '"'}, {"event", env.event, '"'}} {
-		if present(f.raw) && f.raw[0] != f.want {
+	}{{"type", env.typ}, {"event", env.event}} {
+		if present(f.raw) && !isString(f.raw) {
 			return Result{Kind: KindInvalid, Event: "unknown", Err: invalidf("%s is a JSON %s, want a string", f.name, jsonKind(f.raw))}
 		}
 	}
