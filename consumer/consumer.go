@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -69,7 +70,9 @@ type Config struct {
 	// before calling OnStopTimeout (default 30s).
 	StopTimeout time.Duration
 	// OnStopTimeout is called once when StopTimeout passes while workers
-	// are still busy; closesink wires delivery.Client.Abort here.
+	// are still busy during the final stop (not during a rebalance, where
+	// the rest of the member keeps working); closesink wires
+	// delivery.Client.Abort here.
 	OnStopTimeout func()
 	// CommitTimeout bounds each final commit on revocation (default 10s).
 	CommitTimeout time.Duration
@@ -124,6 +127,7 @@ type Consumer struct {
 
 	mu      sync.Mutex
 	workers map[int32]*worker
+	closing atomic.Bool // Run is stopping: revocations are the final stop
 }
 
 // New creates the group client. It does not contact the brokers yet.
@@ -172,6 +176,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	for {
 		fetches := c.cl.PollRecords(ctx, pollBatch)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
+			c.closing.Store(true)
 			c.cl.AllowRebalance()
 			c.log.Info("stopping: no more fetching; finishing in-flight work")
 			return nil

@@ -121,3 +121,32 @@ func TestRestartResumesFromCommittedOffsets(t *testing.T) {
 		t.Fatal(msg)
 	}
 }
+
+// A request that outlives the shutdown timeout is aborted: the stop returns
+// promptly and the record stays uncommitted, so the next start delivers it.
+func TestShutdownTimeoutAbortsAndLeavesRecordUncommitted(t *testing.T) {
+	h := newHarness(t, 1, closeemu.Config{})
+	h.emu.SetFaults(closeemu.Faults{Latency: time.Minute})
+	h.produce(0, lead("slow@x.com"))
+	a := h.start(memberOpts{name: "a", stopTimeout: 200 * time.Millisecond})
+	eventually(t, "request in flight", func() string {
+		if s := h.emu.Stats(); s.Requests-responses(s) < 1 {
+			return "nothing in flight"
+		}
+		return ""
+	})
+	began := time.Now()
+	a.stop(t)
+	if took := time.Since(began); took > 10*time.Second {
+		t.Fatalf("stop took %s with a 200ms shutdown timeout", took)
+	}
+	if c := h.committed(0); c > 0 {
+		t.Fatalf("aborted record committed (offset %d)", c)
+	}
+	h.emu.SetFaults(closeemu.Faults{})
+	h.start(memberOpts{name: "b"})
+	eventually(t, "offsets committed", h.lag)
+	if n := h.createdEmails()["slow@x.com"]; n != 1 {
+		t.Fatalf("slow@x.com created %d times, want 1", n)
+	}
+}

@@ -77,9 +77,12 @@ func (c *Consumer) take(parts []int32) []*worker {
 	return ws
 }
 
-// stop cancels the workers and waits for them. After StopTimeout the
-// OnStopTimeout hook (delivery abort) runs once and the wait goes on: a worker
-// always ends once its in-flight request is aborted.
+// stop cancels the workers and waits for them. When the consumer is closing,
+// after StopTimeout the OnStopTimeout hook (delivery abort) runs once and the
+// wait goes on: a worker always ends once its in-flight request is aborted.
+// During a rebalance the wait is not cut short: an abort would also kill the
+// requests of partitions this member keeps, and a worker's wait is bounded
+// anyway (retry waits end at once on cancel, a request by its timeout).
 func (c *Consumer) stop(ws []*worker) {
 	if len(ws) == 0 {
 		return
@@ -100,6 +103,11 @@ func (c *Consumer) stop(ws []*worker) {
 	case <-all:
 		return
 	case <-t.C:
+		if !c.closing.Load() {
+			c.log.Warn("revoked partitions still busy after the stop timeout; waiting for their requests to end",
+				zap.Duration("timeout", c.cfg.StopTimeout))
+			break
+		}
 		c.log.Warn("stop timeout passed with work in flight; aborting it", zap.Duration("timeout", c.cfg.StopTimeout))
 		if c.cfg.OnStopTimeout != nil {
 			c.cfg.OnStopTimeout()
