@@ -1,0 +1,156 @@
+// Package closeemu is an in-process emulator of the parts of the Close REST API
+// closesink uses: creating, fetching and listing leads and the /me/ key check.
+//
+// It is faithful to what closesink relies on (see docs: Basic auth with the key
+// as username, 400 field-errors, Close-shaped 200 bodies, the RateLimit header
+// and 429 + Retry-After) and can inject faults (5xx by rate or script, slow
+// answers, dropped connections, a fixed status per contact email) so tests and
+// the demo exercise every delivery path without touching the real Close.
+package closeemu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// ErrInvalidConfig is wrapped by every error from Config.Validate and
+// Faults.Validate, so callers can match with errors.Is.
+var ErrInvalidConfig = errors.New("closeemu: invalid config")
+
+// DefaultMaxBodyBytes caps a request body when Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultStatusLabel is the label of the organization's default lead status.
+const DefaultStatusLabel = "Potential"
+
+// Config configures a Server. The zero value is usable: no keys (every request
+// is 401 until AddKey), any status_id accepted, no rate limit.
+type Config struct {
+	// APIKeys are the accepted keys (Basic auth username, empty password).
+	APIKeys []string
+	// Statuses are the known lead status ids; the first is the organization's
+	// default. Empty means any status_id is accepted and a default is generated.
+	Statuses []string
+	// StatusLabels maps status id to its label (status_label in responses).
+	// Missing entries: the default status is "Potential", others echo the id.
+	StatusLabels map[string]string
+	// RateLimit is the requests/second allowed per key (token bucket),
+	// counted across all endpoints. 0 means unlimited and no RateLimit header.
+	RateLimit float64
+	// RateBurst is the bucket size; 0 means max(1, ceil(RateLimit)).
+	RateBurst int
+	// Now is the clock used for rate limiting and date_created; nil means
+	// time.Now. Injecting it lets tests exercise the limiter without sleeping.
+	Now func() time.Time
+	// OrganizationID is reported on leads and by /me/; generated if empty.
+	OrganizationID string
+	// MaxBodyBytes caps request bodies (413 above it); 0 means 1 MiB.
+	MaxBodyBytes int64
+	// MaxLeads bounds how many leads are kept for inspection (the oldest are
+	// forgotten first) so a long-running emulator does not grow without
+	// bound. 0 means keep every lead, which is what tests want.
+	MaxLeads int
+}
+
+// Validate reports the first problem with c. It never includes key values.
+func (c Config) Validate() error {
+	for i, k := range c.APIKeys {
+		if k == "" {
+			return fmt.Errorf("%w: APIKeys[%d] is empty", ErrInvalidConfig, i)
+		}
+		// Basic auth splits user and password at the first colon, so a key
+		// holding one could never authenticate.
+		if strings.Contains(k, ":") {
+			return fmt.Errorf("%w: APIKeys[%d] contains ':'", ErrInvalidConfig, i)
+		}
+	}
+	for i, st := range c.Statuses {
+		if strings.TrimSpace(st) == "" {
+			return fmt.Errorf("%w: Statuses[%d] is empty", ErrInvalidConfig, i)
+		}
+	}
+	if math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) || c.RateLimit < 0 {
+		return fmt.Errorf("%w: RateLimit must be a finite number >= 0, got %v", ErrInvalidConfig, c.RateLimit)
+	}
+	if c.RateBurst < 0 {
+		return fmt.Errorf("%w: RateBurst must be >= 0, got %d", ErrInvalidConfig, c.RateBurst)
+	}
+	if c.MaxBodyBytes < 0 {
+		return fmt.Errorf("%w: MaxBodyBytes must be >= 0, got %d", ErrInvalidConfig, c.MaxBodyBytes)
+	}
+	if c.MaxLeads < 0 {
+		return fmt.Errorf("%w: MaxLeads must be >= 0, got %d", ErrInvalidConfig, c.MaxLeads)
+	}
+	return nil
+}
+
+// burst is the effective bucket size.
+func (c Config) burst() int {
+	if c.RateBurst > 0 {
+		return c.RateBurst
+	}
+	return max(1, int(math.Ceil(c.RateLimit)))
+}
+
+// Faults configures injected failures. The zero value injects nothing.
+type Faults struct {
+	// ErrorRate is the fraction of POST /lead/ requests answered with
+	// ErrorStatus, drawn from a deterministic RNG seeded by Seed.
+	ErrorRate float64
+	// ErrorStatus is the status ErrorRate injects; 0 means 503.
+	ErrorStatus int
+	// Seed seeds the RNGs behind ErrorRate and DropConnRate (separate streams,
+	// so enabling one does not change which requests the other picks).
+	Seed int64
+	// Script holds statuses for the next len(Script) POST /lead/ requests that
+	// pass auth and the rate limit, in order; each is consumed as used. 0 or a
+	// 2xx means "behave normally" for that request. Script wins over ErrorRate.
+	Script []int
+	// Latency is added before answering any request. It ends early when the
+	// request's context is cancelled (client gone or server shutting down).
+	Latency time.Duration
+	// DropConnRate is the fraction of requests whose connection is closed
+	// without any response.
+	DropConnRate float64
+	// StatusForEmail forces a status for POST /lead/ requests whose contact
+	// email (trimmed, lowercased) is a key. 2xx means behave normally.
+	StatusForEmail map[string]int
+	// RateReset is the reset advertised on injected 429s (RateLimit reset and
+	// Retry-After); 0 means 1s.
+	RateReset time.Duration
+}
+
+// Validate reports the first problem with f.
+func (f Faults) Validate() error {
+	for name, r := range map[string]float64{"ErrorRate": f.ErrorRate, "DropConnRate": f.DropConnRate} {
+		if math.IsNaN(r) || r < 0 || r > 1 {
+			return fmt.Errorf("%w: %s must be within [0, 1], got %v", ErrInvalidConfig, name, r)
+		}
+	}
+	if f.ErrorStatus != 0 && !injectable(f.ErrorStatus) {
+		return fmt.Errorf("%w: ErrorStatus %d is not within 200..599", ErrInvalidConfig, f.ErrorStatus)
+	}
+	for i, st := range f.Script {
+		if st != 0 && !injectable(st) {
+			return fmt.Errorf("%w: Script[%d] = %d is not 0 or within 200..599", ErrInvalidConfig, i, st)
+		}
+	}
+	for _, st := range f.StatusForEmail {
+		if !injectable(st) {
+			// The email itself is personal data; keep it out of the error.
+			return fmt.Errorf("%w: a StatusForEmail status %d is not within 200..599", ErrInvalidConfig, st)
+		}
+	}
+	if f.Latency < 0 || f.RateReset < 0 {
+		return fmt.Errorf("%w: Latency and RateReset must be >= 0", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// injectable reports whether status can be written as a final response.
+// 1xx would be sent as an informational response followed by a 200, which
+// is not a fault anyone means to inject.
+func injectable(status int) bool { return status >= 200 && status <= 599 }

@@ -1,0 +1,167 @@
+package closeemu
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// faultState is the live fault configuration. It is guarded by Server.mu.
+type faultState struct {
+	f       Faults
+	script  []int
+	emails  map[string]int
+	errRNG  *rand.Rand
+	dropRNG *rand.Rand
+}
+
+// Distinct second seeds give ErrorRate and DropConnRate independent streams
+// from one Seed, so turning one on does not reshuffle the other.
+const (
+	errStream  = 0x6572726f72 // "error"
+	dropStream = 0x64726f70   // "drop"
+)
+
+func (fs *faultState) set(f Faults) {
+	f.ErrorRate = clampRate(f.ErrorRate)
+	f.DropConnRate = clampRate(f.DropConnRate)
+	if f.ErrorStatus == 0 {
+		f.ErrorStatus = http.StatusServiceUnavailable
+	}
+	if f.Latency < 0 {
+		f.Latency = 0
+	}
+	if f.RateReset <= 0 {
+		f.RateReset = time.Second
+	}
+	fs.script = append([]int(nil), f.Script...)
+	f.Script = nil
+	fs.emails = make(map[string]int, len(f.StatusForEmail))
+	for e, st := range f.StatusForEmail {
+		fs.emails[strings.ToLower(strings.TrimSpace(e))] = st
+	}
+	f.StatusForEmail = nil
+	fs.f = f
+	fs.errRNG = rand.New(rand.NewPCG(uint64(f.Seed), errStream))
+	fs.dropRNG = rand.New(rand.NewPCG(uint64(f.Seed), dropStream))
+}
+
+func clampRate(r float64) float64 {
+	if math.IsNaN(r) || r < 0 {
+		return 0
+	}
+	return math.Min(r, 1)
+}
+
+// drawDrop decides whether this request's connection is dropped. The RNG is
+// only consulted when the rate is set, so the sequence is a function of the
+// seed and the request count alone.
+func (fs *faultState) drawDrop() bool {
+	return fs.f.DropConnRate > 0 && fs.dropRNG.Float64() < fs.f.DropConnRate
+}
+
+// nextCreateStatus consumes the script or draws ErrorRate for one POST
+// /lead/. It returns 0 when the request should be handled normally.
+func (fs *faultState) nextCreateStatus() int {
+	if len(fs.script) > 0 {
+		st := fs.script[0]
+		fs.script = fs.script[1:]
+		return normalFor2xx(st)
+	}
+	if fs.f.ErrorRate > 0 && fs.errRNG.Float64() < fs.f.ErrorRate {
+		return normalFor2xx(fs.f.ErrorStatus)
+	}
+	return 0
+}
+
+// statusFor returns the status forced for the first matching email, or 0.
+func (fs *faultState) statusFor(emails []string) int {
+	if len(fs.emails) == 0 {
+		return 0
+	}
+	for _, e := range emails {
+		if st, ok := fs.emails[e]; ok {
+			return normalFor2xx(st)
+		}
+	}
+	return 0
+}
+
+// normalFor2xx maps "succeed" statuses to 0 (behave normally): a success
+// cannot be faked without creating the lead.
+func normalFor2xx(st int) int {
+	if st >= 200 && st <= 299 {
+		return 0
+	}
+	return st
+}
+
+// createFault returns the injected status for a POST /lead/ (0 = none) and
+// the reset to advertise if it is a 429.
+func (s *Server) createFault() (int, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.nextCreateStatus(), s.faults.f.RateReset
+}
+
+func (s *Server) emailFault(emails []string) (int, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.statusFor(emails), s.faults.f.RateReset
+}
+
+// dropConnection closes the client connection without writing a response.
+// Where hijacking is impossible (HTTP/2, or a recorder in a unit test) it
+// falls back to a bodiless 502 with Connection: close, the nearest
+// observable equivalent that does not panic.
+func (s *Server) dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		_ = conn.Close()
+		return
+	}
+	w.Header().Set("Connection", "close")
+	s.writeBody(w, http.StatusBadGateway, "text/plain; charset=utf-8", nil)
+}
+
+// readAhead buffers the request body (up to the size cap plus one byte, so
+// the cap is still enforced later) before an injected delay. net/http only
+// notices a client hanging up, and cancels the request context, once the
+// body has been read to EOF; without this a POST could not be abandoned.
+func (s *Server) readAhead(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
+	rest := r.Body
+	if err != nil {
+		rest = io.NopCloser(errReader{err})
+	}
+	r.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(buf), rest), Closer: r.Body}
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// wait blocks for d or until the request's context ends (client gone, or the
+// server shutting down). It reports whether the full delay elapsed.
+func wait(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}

@@ -1,0 +1,213 @@
+package closeemu
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// createLead handles POST /api/v1/lead/.
+func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
+	if st, reset := s.createFault(); st != 0 {
+		s.writeInjected(w, st, reset)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			s.writeError(w, http.StatusRequestEntityTooLarge, "Request body too large.")
+			return
+		}
+		s.writeValidation(w, []string{"Could not read the request body."}, nil)
+		return
+	}
+	req, fe, err := parseLead(body)
+	if err != nil {
+		s.writeValidation(w, []string{"Invalid JSON: " + err.Error()}, nil)
+		return
+	}
+	// Email faults apply even to otherwise invalid leads: a test pinning a
+	// status on one address expects that status whatever else is wrong.
+	if st, reset := s.emailFault(req.emails()); st != 0 {
+		s.writeInjected(w, st, reset)
+		return
+	}
+	statusID, label := s.resolveStatus(req, fe)
+	if len(fe) > 0 {
+		s.writeValidation(w, nil, fe)
+		return
+	}
+	lead, err := buildLead(req, statusID, label, s.orgID, s.now())
+	if err != nil {
+		s.writeError(w, http.StatusInternalServerError, "Internal error.")
+		return
+	}
+	s.store(lead, body)
+	s.writeBody(w, http.StatusOK, "application/json", lead.json)
+}
+
+// resolveStatus picks the lead's status id and label, recording an error in
+// fe when the request names a status the organization does not have.
+func (s *Server) resolveStatus(req *leadRequest, fe fieldErrors) (id, label string) {
+	switch {
+	case req.statusID != "":
+		if s.statuses != nil && !s.statuses[req.statusID] {
+			// Close reports an unknown status_id under "status" (see close-api.md).
+			if _, dup := fe["status"]; !dup {
+				fe["status"] = msgInvalidChoice
+			}
+			return "", ""
+		}
+		id = req.statusID
+	case req.status != "":
+		// Deprecated label form: match a known label, case-insensitively.
+		for sid, l := range s.labels {
+			if strings.EqualFold(l, req.status) && (s.statuses == nil || s.statuses[sid]) {
+				return sid, l
+			}
+		}
+		if _, dup := fe["status"]; !dup {
+			fe["status"] = msgInvalidChoice
+		}
+		return "", ""
+	default:
+		id = s.defaultStatus
+	}
+	if label = s.labels[id]; label == "" {
+		label = id
+	}
+	return id, label
+}
+
+func (s *Server) store(lead *storedLead, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leads = append(s.leads, lead)
+	s.bodies = append(s.bodies, body)
+	s.byID[lead.view.ID] = lead
+	s.stats.Created++
+	if s.maxLeads > 0 && len(s.leads) > s.maxLeads {
+		delete(s.byID, s.leads[0].view.ID)
+		s.leads[0], s.bodies[0] = nil, nil // let the GC have them
+		s.leads, s.bodies = s.leads[1:], s.bodies[1:]
+	}
+}
+
+// getLead handles GET /api/v1/lead/{id}/.
+func (s *Server) getLead(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	lead := s.byID[id]
+	s.mu.Unlock()
+	if lead == nil {
+		s.writeError(w, http.StatusNotFound, "Empty query: Lead matching query does not exist.")
+		return
+	}
+	s.writeBody(w, http.StatusOK, "application/json", lead.json)
+}
+
+// Listing limits, as Close documents for leads.
+const (
+	defaultListLimit = 100
+	maxListLimit     = 200
+)
+
+// listLeads handles GET /api/v1/lead/ with _skip, _limit and _fields.
+func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	fe := fieldErrors{}
+	skip := intParam(q.Get("_skip"), 0, "_skip", fe)
+	limit := intParam(q.Get("_limit"), defaultListLimit, "_limit", fe)
+	if len(fe) > 0 {
+		s.writeValidation(w, nil, fe)
+		return
+	}
+	if limit == 0 {
+		limit = defaultListLimit
+	}
+	limit = min(limit, maxListLimit)
+	var fields []string
+	if f := q.Get("_fields"); f != "" {
+		fields = strings.Split(f, ",")
+	}
+
+	s.mu.Lock()
+	total := len(s.leads)
+	start := min(skip, total)
+	end := min(start+limit, total)
+	page := append([]*storedLead(nil), s.leads[start:end]...)
+	s.mu.Unlock()
+
+	var b bytes.Buffer
+	b.WriteString(`{"data":[`)
+	for i, l := range page {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(selectFields(l.json, fields))
+	}
+	b.WriteString(`],"has_more":`)
+	b.WriteString(strconv.FormatBool(end < total))
+	b.WriteByte('}')
+	s.writeBody(w, http.StatusOK, "application/json", b.Bytes())
+}
+
+// intParam parses a non-negative integer query parameter.
+func intParam(v string, def int, name string, fe fieldErrors) int {
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		fe[name] = "Not a valid non-negative integer."
+		return def
+	}
+	return n
+}
+
+// selectFields narrows a lead object to the named keys, in the order asked.
+func selectFields(obj []byte, fields []string) []byte {
+	if len(fields) == 0 {
+		return obj
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &all); err != nil {
+		return obj // stored bodies are always valid objects
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	n := 0
+	seen := map[string]bool{}
+	for _, f := range fields {
+		f = strings.TrimSpace(f)
+		v, ok := all[f]
+		if !ok || seen[f] {
+			continue
+		}
+		seen[f] = true
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+		n++
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// me handles GET /api/v1/me/, the cheap key check.
+func (s *Server) me(w http.ResponseWriter) {
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"id":            s.userID,
+		"first_name":    "Close",
+		"last_name":     "Emulator",
+		"email":         "emulator@closesink.invalid",
+		"organizations": []map[string]string{{"id": s.orgID, "name": "closesink emulator"}},
+	})
+}

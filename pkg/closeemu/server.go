@@ -1,0 +1,299 @@
+package closeemu
+
+import (
+	"maps"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/closesink/closesink/pkg/closeapi"
+)
+
+// Stats counts what the emulator has seen since New or the last Reset.
+type Stats struct {
+	Requests    int         // every request, including dropped and unauthorised ones
+	Created     int         // leads created (200 to POST /lead/)
+	ByStatus    map[int]int // responses written, by HTTP status
+	RateLimited int         // 429s from the rate limiter (not injected ones)
+	Dropped     int         // connections closed without a response by DropConnRate
+	Cancelled   int         // requests abandoned during injected Latency
+}
+
+// Server is the emulator. It implements http.Handler; every method is safe
+// for concurrent use and none blocks beyond a short internal lock, except
+// ServeHTTP, which blocks for any injected Latency.
+type Server struct {
+	// Immutable after New.
+	now           func() time.Time
+	orgID         string
+	userID        string
+	defaultStatus string
+	statuses      map[string]bool // nil: any status_id accepted
+	labels        map[string]string
+	rate          float64
+	burst         int
+	maxBody       int64
+	maxLeads      int
+
+	mu      sync.Mutex
+	keys    map[string]bool
+	buckets map[string]*bucket
+	faults  faultState
+	leads   []*storedLead
+	bodies  [][]byte
+	byID    map[string]*storedLead
+	stats   Stats
+}
+
+// New builds a Server from cfg. It does not fail: call cfg.Validate first to
+// catch mistakes; New ignores empty keys and treats an invalid RateLimit as 0.
+func New(cfg Config) *Server {
+	s := &Server{
+		now:      cfg.Now,
+		orgID:    cfg.OrganizationID,
+		userID:   newID("user"),
+		labels:   map[string]string{},
+		maxBody:  cfg.MaxBodyBytes,
+		maxLeads: max(0, cfg.MaxLeads),
+		keys:     map[string]bool{},
+		buckets:  map[string]*bucket{},
+		byID:     map[string]*storedLead{},
+		stats:    Stats{ByStatus: map[int]int{}},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.orgID == "" {
+		s.orgID = newID("orga")
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if r := cfg.RateLimit; r > 0 && !math.IsInf(r, 0) {
+		s.rate = r
+	}
+	s.burst = Config{RateLimit: s.rate, RateBurst: max(0, cfg.RateBurst)}.burst()
+	for _, k := range cfg.APIKeys {
+		if k != "" {
+			s.keys[k] = true
+		}
+	}
+	for _, st := range cfg.Statuses {
+		if st = strings.TrimSpace(st); st == "" {
+			continue
+		}
+		if s.statuses == nil {
+			s.statuses = map[string]bool{}
+			s.defaultStatus = st
+		}
+		s.statuses[st] = true
+	}
+	if s.defaultStatus == "" {
+		s.defaultStatus = newID("stat")
+	}
+	maps.Copy(s.labels, cfg.StatusLabels)
+	if s.labels[s.defaultStatus] == "" {
+		s.labels[s.defaultStatus] = DefaultStatusLabel
+	}
+	s.faults.set(Faults{})
+	return s
+}
+
+// AddKey starts accepting key. Safe for concurrent use.
+func (s *Server) AddKey(key string) {
+	if key == "" {
+		return
+	}
+	s.mu.Lock()
+	s.keys[key] = true
+	s.mu.Unlock()
+}
+
+// RevokeKey stops accepting key immediately, like revoking it in Close's
+// settings: the next request with it gets 401. Safe for concurrent use.
+func (s *Server) RevokeKey(key string) {
+	s.mu.Lock()
+	delete(s.keys, key)
+	delete(s.buckets, key)
+	s.mu.Unlock()
+}
+
+// SetFaults replaces the fault configuration, restarting the fault RNGs from
+// f.Seed and the script from its first entry. Out-of-range values are
+// clamped (see Faults.Validate). Safe for concurrent use.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	s.faults.set(f)
+	s.mu.Unlock()
+}
+
+// Leads returns copies of the stored leads in creation order.
+func (s *Server) Leads() []closeapi.CreatedLead {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]closeapi.CreatedLead, len(s.leads))
+	for i, l := range s.leads {
+		out[i] = copyLead(l.view)
+	}
+	return out
+}
+
+// LeadBodies returns copies of the raw request bodies of the stored leads, in
+// the same order as Leads, for golden comparisons of what a client sent.
+func (s *Server) LeadBodies() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([][]byte, len(s.bodies))
+	for i, b := range s.bodies {
+		out[i] = append([]byte(nil), b...)
+	}
+	return out
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.ByStatus = maps.Clone(s.stats.ByStatus)
+	return st
+}
+
+// Reset forgets stored leads, counters and rate-limit buckets, so a test can
+// start a fresh phase. Keys and faults are kept.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leads, s.bodies = nil, nil
+	s.byID = map[string]*storedLead{}
+	s.buckets = map[string]*bucket{}
+	s.stats = Stats{ByStatus: map[int]int{}}
+}
+
+// ServeHTTP answers one request: injected connection drop and latency first
+// (they model the network), then auth, rate limit, routing and the handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	drop, latency := s.beginRequest()
+	if drop {
+		s.dropConnection(w)
+		return
+	}
+	if latency > 0 {
+		s.readAhead(r)
+	}
+	if latency > 0 && !wait(r, latency) {
+		s.mu.Lock()
+		s.stats.Cancelled++
+		s.mu.Unlock()
+		// Returning without writing would make net/http send an empty 200,
+		// which a client could mistake for success; close the connection.
+		s.dropConnection(w)
+		return
+	}
+	key, ok := s.authenticate(r)
+	if !ok {
+		s.writeError(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	if !s.admit(w, key) {
+		return
+	}
+	s.route(w, r)
+}
+
+func (s *Server) beginRequest() (drop bool, latency time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Requests++
+	drop = s.faults.drawDrop()
+	if drop {
+		s.stats.Dropped++
+	}
+	return drop, s.faults.f.Latency
+}
+
+// authenticate accepts Basic auth whose username is a known key. The
+// password is ignored, as Close documents it as empty.
+func (s *Server) authenticate(r *http.Request) (string, bool) {
+	user, _, ok := r.BasicAuth()
+	if !ok || user == "" {
+		return "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return user, s.keys[user]
+}
+
+// admit spends a token from key's bucket and sets the RateLimit header. It
+// writes the 429 itself and returns false when the bucket is empty.
+func (s *Server) admit(w http.ResponseWriter, key string) bool {
+	if s.rate == 0 {
+		return true
+	}
+	now := s.now()
+	s.mu.Lock()
+	b := s.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: float64(s.burst), last: now}
+		s.buckets[key] = b
+	}
+	d := b.take(now, s.rate, s.burst)
+	if !d.allowed {
+		s.stats.RateLimited++
+	}
+	s.mu.Unlock()
+
+	w.Header().Set("RateLimit", d.header())
+	if d.allowed {
+		return true
+	}
+	s.writeTooManyRequests(w, d.reset)
+	return false
+}
+
+const (
+	leadPath = "/api/v1/lead/"
+	mePath   = "/api/v1/me/"
+)
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	isGet := r.Method == http.MethodGet || r.Method == http.MethodHead
+	switch {
+	case p == leadPath || p+"/" == leadPath:
+		switch {
+		case isGet:
+			s.listLeads(w, r)
+		case r.Method == http.MethodPost:
+			s.createLead(w, r)
+		default:
+			s.methodNotAllowed(w, "GET, HEAD, POST")
+		}
+	case strings.HasPrefix(p, leadPath):
+		id := strings.TrimSuffix(strings.TrimPrefix(p, leadPath), "/")
+		if id == "" || strings.Contains(id, "/") {
+			s.writeError(w, http.StatusNotFound, "Not found.")
+			return
+		}
+		if !isGet {
+			s.methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		s.getLead(w, id)
+	case p == mePath || p+"/" == mePath:
+		if !isGet {
+			s.methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		s.me(w)
+	default:
+		s.writeError(w, http.StatusNotFound, "Not found.")
+	}
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	s.writeError(w, http.StatusMethodNotAllowed, "Method not allowed.")
+}
