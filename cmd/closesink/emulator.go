@@ -32,7 +32,11 @@ environment variable (comma-separated). It stores leads in memory only.`,
 			if err != nil {
 				return err
 			}
-			srv := closeemu.New(closeemu.Config{APIKeys: splitList(keys), Statuses: splitList(statuses), RateLimit: rate, RateBurst: burst})
+			ecfg := closeemu.Config{APIKeys: splitList(keys), Statuses: splitList(statuses), RateLimit: rate, RateBurst: burst}
+			if err := ecfg.Validate(); err != nil {
+				return withCode(exitConfig, err)
+			}
+			srv := closeemu.New(ecfg)
 			ctx, stop := signalContext(log, nil)
 			defer stop()
 			return closeemu.ListenAndServe(ctx, addr, srv, log)
