@@ -197,7 +197,8 @@ func sanitize(s string) string {
 
 // Produce writes recs synchronously and fails the test if any write fails.
 // Records without a Topic go to the client's default produce topic.
-// Call from the test goroutine.
+// Call from the test goroutine, not from t.Cleanup: it is bounded by the
+// test's context, which is cancelled before cleanups run.
 func Produce(t testing.TB, cl *kgo.Client, recs ...*kgo.Record) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), opTimeout)
