@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/closesink/closesink/deadletter"
+	"github.com/closesink/closesink/pkg/closeemu"
+	"github.com/closesink/closesink/pkg/samples"
+)
+
+// demoRecord is one produced record and what the worker did with it.
+type demoRecord struct {
+	Sample    string
+	Expect    samples.Expect
+	Got       samples.Expect // zero Outcome: the worker reported no outcome
+	Partition int32
+	Offset    int64
+	LeadID    string // delivered only
+}
+
+// demoLead is a lead as Close received it.
+type demoLead struct {
+	Sample string // "" if the record could not be traced
+	About  string
+	LeadID string
+	Body   []byte // the request body, byte for byte
+}
+
+// demoDeadLetter is a record of the dead-letter topic.
+type demoDeadLetter struct {
+	Sample string // from the producer's header, which the DLQ keeps
+	Info   deadletter.Info
+}
+
+// demoCount is one row of the outcome table.
+type demoCount struct {
+	Outcome, Reason string
+	N               int64
+}
+
+// demoResult is everything the demo observed.
+type demoResult struct {
+	Records     []demoRecord
+	Counts      []demoCount // the worker's own metrics, from its final summary
+	Leads       []demoLead
+	DeadLetters []demoDeadLetter
+	Mismatches  []string
+	Elapsed     time.Duration // start to all offsets committed and worker stopped
+}
+
+type recordPos struct {
+	p int32
+	o int64
+}
+
+// collectResult joins the produced records with the outcomes the pipeline
+// logged for each (partition, offset), the worker's final counters, the
+// leads the emulator stored and the dead-letter records.
+func collectResult(all []samples.Sample, produced []*kgo.Record, logs *observer.ObservedLogs,
+	emu *closeemu.Server, dlq []*kgo.Record) *demoResult {
+	bySample := map[string]samples.Sample{}
+	order := map[string]int{} // the report follows the file's order: the product page's example first
+	for i, s := range all {
+		bySample[s.Name], order[s.Name] = s, i
+	}
+	got := map[recordPos]samples.Expect{}
+	leadAt := map[string]recordPos{} // lead id -> record
+	leadOf := map[recordPos]string{} // record -> lead id
+	res := &demoResult{}
+	for _, e := range logs.All() {
+		f := e.ContextMap()
+		pos := recordPos{int32(asInt(f["partition"])), asInt(f["offset"])}
+		switch e.Message {
+		case "lead delivered":
+			got[pos] = samples.Expect{Outcome: samples.OutcomeDelivered}
+			id := fmt.Sprint(f["lead_id"])
+			leadAt[id], leadOf[pos] = pos, id
+		case "dropped":
+			got[pos] = samples.Expect{Outcome: samples.OutcomeDropped, Reason: fmt.Sprint(f["reason"])}
+		case "dead-lettered":
+			got[pos] = samples.Expect{Outcome: samples.OutcomeDeadLettered, Reason: fmt.Sprint(f["class"])}
+		case "closesink stopped":
+			res.Counts = summaryCounts(f)
+		}
+	}
+
+	names := map[recordPos]string{}
+	tally := map[samples.Expect]int64{}
+	for _, r := range produced {
+		name := headerValue(r, samples.HeaderSample)
+		pos := recordPos{r.Partition, r.Offset}
+		names[pos] = name
+		dr := demoRecord{Sample: name, Expect: bySample[name].Expect, Got: got[pos], Partition: r.Partition, Offset: r.Offset, LeadID: leadOf[pos]}
+		tally[dr.Got]++
+		if dr.Got != dr.Expect {
+			res.Mismatches = append(res.Mismatches, fmt.Sprintf("%s (partition %d, offset %d): got %s, the sample expects %s",
+				name, r.Partition, r.Offset, orNone(dr.Got.String()), dr.Expect))
+		}
+		res.Records = append(res.Records, dr)
+	}
+	if res.Counts == nil { // no summary line: fall back to the per-record outcomes
+		for e, n := range tally {
+			res.Counts = append(res.Counts, demoCount{e.Outcome, e.Reason, n})
+		}
+		res.Mismatches = append(res.Mismatches, "the worker logged no final summary; counts are per-record")
+	} else {
+		for _, c := range res.Counts {
+			if n := tally[samples.Expect{Outcome: c.Outcome, Reason: c.Reason}]; n != c.N {
+				res.Mismatches = append(res.Mismatches, fmt.Sprintf("worker counted %d %s %s, per-record outcomes say %d", c.N, c.Outcome, c.Reason, n))
+			}
+		}
+	}
+	sortCounts(res.Counts)
+	sort.SliceStable(res.Records, func(i, j int) bool {
+		a, b := res.Records[i], res.Records[j]
+		if order[a.Sample] != order[b.Sample] {
+			return order[a.Sample] < order[b.Sample]
+		}
+		return a.Partition < b.Partition || a.Partition == b.Partition && a.Offset < b.Offset
+	})
+
+	bodies := emu.LeadBodies()
+	for i, l := range emu.Leads() {
+		name := names[leadAt[l.ID]]
+		res.Leads = append(res.Leads, demoLead{Sample: name, About: bySample[name].About, LeadID: l.ID, Body: bodies[i]})
+	}
+	sort.SliceStable(res.Leads, func(i, j int) bool { return order[res.Leads[i].Sample] < order[res.Leads[j].Sample] })
+	for _, r := range dlq {
+		info, _ := deadletter.Parse(r)
+		res.DeadLetters = append(res.DeadLetters, demoDeadLetter{Sample: headerValue(r, samples.HeaderSample), Info: info})
+	}
+	return res
+}
+
+// summaryCounts reads the counters of the worker's "closesink stopped" line.
+func summaryCounts(f map[string]any) []demoCount {
+	out := []demoCount{{Outcome: samples.OutcomeDelivered, N: asInt(f["delivered"])}}
+	for _, k := range []string{samples.OutcomeDropped, samples.OutcomeDeadLettered} {
+		if m, ok := f[k].(map[string]int64); ok {
+			for reason, n := range m {
+				out = append(out, demoCount{k, reason, n})
+			}
+		}
+	}
+	return out
+}
+
+func sortCounts(c []demoCount) {
+	rank := map[string]int{samples.OutcomeDelivered: 0, samples.OutcomeDropped: 1, samples.OutcomeDeadLettered: 2}
+	sort.Slice(c, func(i, j int) bool {
+		if c[i].Outcome != c[j].Outcome {
+			return rank[c[i].Outcome] < rank[c[j].Outcome]
+		}
+		return c[i].Reason < c[j].Reason
+	})
+}
+
+func asInt(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int32:
+		return int64(n)
+	case int:
+		return int64(n)
+	}
+	return -1
+}
+
+func headerValue(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no outcome"
+	}
+	return s
+}
+
+// The report stays readable with a large --events: longer lists are cut.
+const (
+	maxReportRows  = 100
+	maxReportLeads = 20
+)
+
+// printReport writes the human-readable report.
+func (r *demoResult) printReport(w io.Writer) {
+	fmt.Fprintf(w, "\nAll %d records processed and their offsets committed after %.1fs; the worker stopped gracefully.\n\n",
+		len(r.Records), r.Elapsed.Seconds())
+
+	fmt.Fprintln(w, "Outcomes (the worker's own counters)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var total int64
+	for _, c := range r.Counts {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\n", strings.ReplaceAll(c.Outcome, "_", "-"), c.Reason, c.N)
+		total += c.N
+	}
+	fmt.Fprintf(tw, "  total\t\t%d\n", total)
+	_ = tw.Flush()
+
+	fmt.Fprintln(w, "\nEvery record (partition/offset, sample, outcome)")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, rec := range r.Records {
+		if i == maxReportRows {
+			fmt.Fprintf(tw, "  ...\t%d more\t\t\n", len(r.Records)-i)
+			break
+		}
+		note := rec.LeadID
+		if rec.Got != rec.Expect {
+			note = "UNEXPECTED: the sample expects " + rec.Expect.String()
+		}
+		fmt.Fprintf(tw, "  %d/%d\t%s\t%s\t%s\n", rec.Partition, rec.Offset, rec.Sample, orNone(rec.Got.String()), note)
+	}
+	_ = tw.Flush()
+
+	fmt.Fprintf(w, "\nLeads Close received (%d). The demo's people are made up, so their emails and phones\n", len(r.Leads))
+	fmt.Fprintln(w, "are shown in full here; the worker's own logs mask them.")
+	for i, l := range r.Leads {
+		if i == maxReportLeads {
+			fmt.Fprintf(w, "\n  ... and %d more\n", len(r.Leads)-i)
+			break
+		}
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, l.Body, "  ", "  ") != nil {
+			pretty.Reset()
+			pretty.Write(l.Body)
+		}
+		fmt.Fprintf(w, "\n  # %s -> %s\n  # %s\n  %s\n", orNone(l.Sample), l.LeadID, l.About, pretty.String())
+	}
+
+	fmt.Fprintf(w, "\nDead-letter topic %q (%d records; each keeps the original key, value and headers)\n", demoDLQTopic, len(r.DeadLetters))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CLASS\tSTATUS\tSOURCE\tSAMPLE\tMESSAGE")
+	for i, d := range r.DeadLetters {
+		if i == maxReportRows {
+			fmt.Fprintf(tw, "  ...\t\t\t%d more\t\n", len(r.DeadLetters)-i)
+			break
+		}
+		status := "-"
+		if d.Info.HTTPStatus > 0 {
+			status = fmt.Sprint(d.Info.HTTPStatus)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s/%d/%d\t%s\t%s\n", d.Info.Class, status,
+			d.Info.SourceTopic, d.Info.SourcePartition, d.Info.SourceOffset, d.Sample, oneLine(d.Info.Message))
+	}
+	_ = tw.Flush()
+
+	if len(r.Mismatches) > 0 {
+		fmt.Fprintln(w, "\nUNEXPECTED:")
+		for _, m := range r.Mismatches {
+			fmt.Fprintln(w, "  "+m)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func oneLine(s string) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) > 100 {
+		return string(r[:97]) + "..."
+	}
+	return string(r)
+}
