@@ -211,7 +211,8 @@ func consoleCore(w io.Writer, level zapcore.Level) zapcore.Core {
 			ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
 		}
 	}
-	return zapcore.NewCore(zapcore.NewConsoleEncoder(ec), zapcore.AddSync(w), level)
+	// Lock: partition workers log concurrently and w may be any writer.
+	return zapcore.NewCore(zapcore.NewConsoleEncoder(ec), zapcore.Lock(zapcore.AddSync(w)), level)
 }
 
 // serveEmulator serves emu on a loopback port; stop closes it at once and
