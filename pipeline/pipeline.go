@@ -94,6 +94,9 @@ type Config struct {
 	LogPII         bool             // log emails in full (operator opt-in)
 	MaxRecordBytes int              // 0: DefaultMaxRecordBytes
 	Now            func() time.Time // nil: time.Now
+	// OnOutcome, if set, is told of every final outcome, after it is
+	// durable. Called from the partition workers concurrently; must not block.
+	OnOutcome func(rec *kgo.Record, out Outcome)
 }
 
 // Pipeline is safe for concurrent use (one call per partition at a time is
@@ -140,6 +143,14 @@ func (p *Pipeline) Handle(ctx context.Context, rec *kgo.Record) (urgent bool, er
 // limiting, retries and dead-letter retries; it returns an error wrapping
 // ErrNotFinal when ctx ended before the outcome was final.
 func (p *Pipeline) Process(ctx context.Context, rec *kgo.Record) (Outcome, error) {
+	out, err := p.process(ctx, rec)
+	if err == nil && p.cfg.OnOutcome != nil {
+		p.cfg.OnOutcome(rec, out)
+	}
+	return out, err
+}
+
+func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error) {
 	p.cfg.Metrics.Consumed()
 	log := p.log.With(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
 	if n := len(rec.Value); n > p.cfg.MaxRecordBytes {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,10 +18,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/closesink/closesink/pipeline"
 	"github.com/closesink/closesink/pkg/closeemu"
 	"github.com/closesink/closesink/pkg/config"
+	"github.com/closesink/closesink/pkg/metrics"
 	"github.com/closesink/closesink/pkg/samples"
 )
 
@@ -140,20 +143,18 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	// runService runs unchanged, so its metrics stay inside it. What the
-	// report needs is in its structured log: the pipeline logs every
-	// record's outcome with partition and offset, and the final "closesink
-	// stopped" line carries the counters. All of it is kept in memory; only
-	// warn and above reach the user.
-	obs, watched := observer.New(zapcore.DebugLevel)
-	log := zap.New(zapcore.NewTee(consoleCore(o.Logs, zapcore.WarnLevel), obs))
+	// The worker is the real runService; the demo watches it through its
+	// hooks: every record's outcome and the service's own counters.
+	log := zap.New(consoleCore(o.Logs, zapcore.WarnLevel))
+	watched := &outcomeLog{byPos: map[recordPos]pipeline.Outcome{}}
+	m := metrics.New()
 
 	// The worker gets its own context: stopping it is the demo's decision
 	// (or the user's Ctrl-C, through ctx).
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
 	done := make(chan error, 1)
-	go func() { done <- runService(workerCtx, cfg, log) }()
+	go func() { done <- runService(workerCtx, cfg, log, serviceHooks{metrics: m, onOutcome: watched.add}) }()
 
 	waitErr := waitCommitted(ctx, kadm.NewClient(admin), demoTopic, demoGroup, o.Timeout, done)
 	stopWorker()
@@ -174,7 +175,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := collectResult(all, produced, watched, emu, dlq)
+	res := collectResult(all, produced, watched.snapshot(), m.Snapshot(), emu, dlq)
 	res.Elapsed = processed
 	res.printReport(o.Out)
 	fmt.Fprintf(o.Out, "Finished in %.1fs.\n", time.Since(start).Seconds())
@@ -337,4 +338,23 @@ func readDeadLetters(ctx context.Context, admin *kgo.Client, brokers []string, t
 		out = append(out, fetches.Records()...)
 	}
 	return out, nil
+}
+
+// outcomeLog collects the outcome of every record, by position; safe for
+// concurrent use by the partition workers.
+type outcomeLog struct {
+	mu    sync.Mutex
+	byPos map[recordPos]pipeline.Outcome
+}
+
+func (l *outcomeLog) add(rec *kgo.Record, out pipeline.Outcome) {
+	l.mu.Lock()
+	l.byPos[recordPos{rec.Partition, rec.Offset}] = out
+	l.mu.Unlock()
+}
+
+func (l *outcomeLog) snapshot() map[recordPos]pipeline.Outcome {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.byPos)
 }

@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/closesink/closesink/deadletter"
+	"github.com/closesink/closesink/pipeline"
 	"github.com/closesink/closesink/pkg/closeemu"
+	"github.com/closesink/closesink/pkg/metrics"
 	"github.com/closesink/closesink/pkg/samples"
 )
 
@@ -63,11 +64,11 @@ type recordPos struct {
 	o int64
 }
 
-// collectResult joins the produced records with the outcomes the pipeline
-// logged for each (partition, offset), the worker's final counters, the
-// leads the emulator stored and the dead-letter records.
-func collectResult(all []samples.Sample, produced []*kgo.Record, logs *observer.ObservedLogs,
-	emu *closeemu.Server, dlq []*kgo.Record) *demoResult {
+// collectResult joins the produced records with the outcome the pipeline
+// reported for each (partition, offset), the worker's counters, the leads
+// the emulator stored and the dead-letter records.
+func collectResult(all []samples.Sample, produced []*kgo.Record, outcomes map[recordPos]pipeline.Outcome,
+	counters metrics.Snapshot, emu *closeemu.Server, dlq []*kgo.Record) *demoResult {
 	bySample := map[string]samples.Sample{}
 	order := map[string]int{} // the report follows the file's order: the product page's example first
 	for i, s := range all {
@@ -76,21 +77,16 @@ func collectResult(all []samples.Sample, produced []*kgo.Record, logs *observer.
 	got := map[recordPos]samples.Expect{}
 	leadAt := map[string]recordPos{} // lead id -> record
 	leadOf := map[recordPos]string{} // record -> lead id
-	res := &demoResult{}
-	for _, e := range logs.All() {
-		f := e.ContextMap()
-		pos := recordPos{int32(asInt(f["partition"])), asInt(f["offset"])}
-		switch e.Message {
-		case "lead delivered":
+	res := &demoResult{Counts: snapshotCounts(counters)}
+	for pos, out := range outcomes {
+		switch out.Kind {
+		case pipeline.Delivered:
 			got[pos] = samples.Expect{Outcome: samples.OutcomeDelivered}
-			id := fmt.Sprint(f["lead_id"])
-			leadAt[id], leadOf[pos] = pos, id
-		case "dropped":
-			got[pos] = samples.Expect{Outcome: samples.OutcomeDropped, Reason: fmt.Sprint(f["reason"])}
-		case "dead-lettered":
-			got[pos] = samples.Expect{Outcome: samples.OutcomeDeadLettered, Reason: fmt.Sprint(f["class"])}
-		case "closesink stopped":
-			res.Counts = summaryCounts(f)
+			leadAt[out.LeadID], leadOf[pos] = pos, out.LeadID
+		case pipeline.Dropped:
+			got[pos] = samples.Expect{Outcome: samples.OutcomeDropped, Reason: string(out.DropReason)}
+		case pipeline.DeadLettered:
+			got[pos] = samples.Expect{Outcome: samples.OutcomeDeadLettered, Reason: string(out.Class)}
 		}
 	}
 
@@ -108,16 +104,9 @@ func collectResult(all []samples.Sample, produced []*kgo.Record, logs *observer.
 		}
 		res.Records = append(res.Records, dr)
 	}
-	if res.Counts == nil { // no summary line: fall back to the per-record outcomes
-		for e, n := range tally {
-			res.Counts = append(res.Counts, demoCount{e.Outcome, e.Reason, n})
-		}
-		res.Mismatches = append(res.Mismatches, "the worker logged no final summary; counts are per-record")
-	} else {
-		for _, c := range res.Counts {
-			if n := tally[samples.Expect{Outcome: c.Outcome, Reason: c.Reason}]; n != c.N {
-				res.Mismatches = append(res.Mismatches, fmt.Sprintf("worker counted %d %s %s, per-record outcomes say %d", c.N, c.Outcome, c.Reason, n))
-			}
+	for _, c := range res.Counts {
+		if n := tally[samples.Expect{Outcome: c.Outcome, Reason: c.Reason}]; n != c.N {
+			res.Mismatches = append(res.Mismatches, fmt.Sprintf("worker counted %d %s %s, per-record outcomes say %d", c.N, c.Outcome, c.Reason, n))
 		}
 	}
 	sortCounts(res.Counts)
@@ -142,15 +131,14 @@ func collectResult(all []samples.Sample, produced []*kgo.Record, logs *observer.
 	return res
 }
 
-// summaryCounts reads the counters of the worker's "closesink stopped" line.
-func summaryCounts(f map[string]any) []demoCount {
-	out := []demoCount{{Outcome: samples.OutcomeDelivered, N: asInt(f["delivered"])}}
-	for _, k := range []string{samples.OutcomeDropped, samples.OutcomeDeadLettered} {
-		if m, ok := f[k].(map[string]int64); ok {
-			for reason, n := range m {
-				out = append(out, demoCount{k, reason, n})
-			}
-		}
+// snapshotCounts turns the worker's counters into report rows.
+func snapshotCounts(s metrics.Snapshot) []demoCount {
+	out := []demoCount{{Outcome: samples.OutcomeDelivered, N: s.Delivered}}
+	for reason, n := range s.Dropped {
+		out = append(out, demoCount{samples.OutcomeDropped, reason, n})
+	}
+	for class, n := range s.DeadLettered {
+		out = append(out, demoCount{samples.OutcomeDeadLettered, class, n})
 	}
 	return out
 }
@@ -163,18 +151,6 @@ func sortCounts(c []demoCount) {
 		}
 		return c[i].Reason < c[j].Reason
 	})
-}
-
-func asInt(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case int32:
-		return int64(n)
-	case int:
-		return int64(n)
-	}
-	return -1
 }
 
 func headerValue(r *kgo.Record, key string) string {

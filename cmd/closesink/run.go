@@ -64,7 +64,7 @@ func runCommand() *cobra.Command {
 			defer func() { _ = log.Sync() }()
 			ctx, stop := signalContext(log, nil)
 			defer stop()
-			return runService(ctx, cfg, log)
+			return runService(ctx, cfg, log, serviceHooks{})
 		},
 	}
 	config.Register(cmd.Flags(), &defaults)
@@ -96,9 +96,19 @@ func signalContext(log *zap.Logger, abort func()) (context.Context, func()) {
 	return ctx, func() { signal.Stop(sigs); close(sigs); cancel() }
 }
 
+// serviceHooks let an embedding caller (the demo) observe the running
+// service; the zero value observes nothing.
+type serviceHooks struct {
+	metrics   *metrics.Metrics // nil: the service makes its own
+	onOutcome func(rec *kgo.Record, out pipeline.Outcome)
+}
+
 // runService wires config into the pipeline and runs until ctx is done.
-func runService(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	m := metrics.New()
+func runService(ctx context.Context, cfg config.Config, log *zap.Logger, hooks serviceHooks) error {
+	m := hooks.metrics
+	if m == nil {
+		m = metrics.New()
+	}
 	tr, err := newTransformer(cfg)
 	if err != nil {
 		return err
@@ -155,6 +165,7 @@ func runService(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	pl, err = pipeline.New(pipeline.Config{
 		Transformer: tr, Deliverer: pipeline.DelivererFor(dc), DeadLetter: dlq,
 		Metrics: m, Logger: log, LogPII: cfg.LogPII, MaxRecordBytes: cfg.MaxRecordBytes,
+		OnOutcome: hooks.onOutcome,
 	})
 	if err != nil {
 		return err
