@@ -1,0 +1,179 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/closesink/closesink/deadletter"
+	"github.com/closesink/closesink/delivery"
+	"github.com/closesink/closesink/pkg/metrics"
+	"github.com/closesink/closesink/transform"
+)
+
+type fakeDeliverer struct {
+	out   delivery.Outcome
+	calls int
+	body  []byte
+}
+
+func (f *fakeDeliverer) Deliver(_ context.Context, _ int32, body []byte) delivery.Outcome {
+	f.calls++
+	f.body = body
+	return f.out
+}
+
+type fakeDLQ struct {
+	err      error
+	failures []deadletter.Failure
+}
+
+func (f *fakeDLQ) Write(_ context.Context, _ *kgo.Record, fl deadletter.Failure) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.failures = append(f.failures, fl)
+	return nil
+}
+
+const leadEvent = `{"type":"track","event":"Lead Submitted","traits":{"email":"Jane.Doe@Acme.com","company":"Acme"},"context":{"consent":{"marketing":true}}}`
+
+func newTest(t *testing.T, d *fakeDeliverer, q *fakeDLQ, mod func(*Config)) (*Pipeline, *metrics.Metrics, *observer.ObservedLogs) {
+	t.Helper()
+	tr, err := transform.New(transform.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.DebugLevel)
+	m := metrics.New()
+	cfg := Config{Transformer: tr, Deliverer: d, DeadLetter: q, Metrics: m, Logger: zap.New(core)}
+	if mod != nil {
+		mod(&cfg)
+	}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, m, logs
+}
+
+func TestOutcomes(t *testing.T) {
+	cases := []struct {
+		name      string
+		value     string
+		delivery  delivery.Outcome
+		wantKind  Kind
+		wantClass deadletter.Class
+		wantDrop  transform.DropReason
+		wantCalls int
+		urgent    bool
+	}{
+		{"delivered", leadEvent, delivery.Outcome{Status: delivery.Delivered, HTTPStatus: 200, Attempts: 1, LeadID: "lead_1"}, Delivered, "", "", 1, true},
+		{"permanent", leadEvent, delivery.Outcome{Status: delivery.Permanent, HTTPStatus: 401, Message: "Unauthorized", Attempts: 1}, DeadLettered, deadletter.ClassPermanent, "", 1, true},
+		{"exhausted", leadEvent, delivery.Outcome{Status: delivery.RetriesExhausted, HTTPStatus: 503, Attempts: 7}, DeadLettered, deadletter.ClassRetriesExhausted, "", 1, true},
+		{"dropped", `{"type":"page"}`, delivery.Outcome{}, Dropped, "", transform.DropNotMapped, 0, false},
+		{"invalid", `nope`, delivery.Outcome{}, DeadLettered, deadletter.ClassInvalidEvent, "", 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, q := &fakeDeliverer{out: tc.delivery}, &fakeDLQ{}
+			var hooked []Outcome
+			p, m, _ := newTest(t, d, q, func(c *Config) { c.OnOutcome = func(_ *kgo.Record, o Outcome) { hooked = append(hooked, o) } })
+			urgent, err := p.Handle(context.Background(), &kgo.Record{Value: []byte(tc.value)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if urgent != tc.urgent || d.calls != tc.wantCalls || len(hooked) != 1 {
+				t.Fatalf("urgent=%v calls=%d hooked=%d", urgent, d.calls, len(hooked))
+			}
+			out := hooked[0]
+			if out.Kind != tc.wantKind || out.Class != tc.wantClass || out.DropReason != tc.wantDrop {
+				t.Fatalf("outcome %+v", out)
+			}
+			if tc.wantClass != "" {
+				if len(q.failures) != 1 || q.failures[0].Class != tc.wantClass || q.failures[0].HTTPStatus != tc.delivery.HTTPStatus ||
+					q.failures[0].Attempts != tc.delivery.Attempts || q.failures[0].FailedAt.IsZero() {
+					t.Fatalf("DLQ failure %+v", q.failures)
+				}
+			}
+			if s := m.Snapshot(); s.Consumed != 1 {
+				t.Fatalf("consumed %d", s.Consumed)
+			}
+		})
+	}
+}
+
+func TestDeliveredBodyIsTheTransformedLead(t *testing.T) {
+	d := &fakeDeliverer{out: delivery.Outcome{Status: delivery.Delivered}}
+	p, _, _ := newTest(t, d, &fakeDLQ{}, nil)
+	if _, err := p.Process(context.Background(), &kgo.Record{Value: []byte(leadEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(d.body), `"email":"jane.doe@acme.com"`) || !strings.Contains(string(d.body), `"name":"Acme"`) {
+		t.Fatalf("body %s", d.body)
+	}
+}
+
+func TestNotFinal(t *testing.T) {
+	t.Run("delivery interrupted", func(t *testing.T) {
+		q := &fakeDLQ{}
+		p, m, _ := newTest(t, &fakeDeliverer{out: delivery.Outcome{Status: delivery.Interrupted}}, q, nil)
+		_, err := p.Process(context.Background(), &kgo.Record{Value: []byte(leadEvent)})
+		if !errors.Is(err, ErrNotFinal) || len(q.failures) != 0 {
+			t.Fatalf("err=%v dlq=%d", err, len(q.failures))
+		}
+		if s := m.Snapshot(); s.Delivered+int64(len(s.DeadLettered)) != 0 {
+			t.Fatalf("counted a non-final outcome: %+v", s)
+		}
+	})
+	t.Run("dead-letter write did not complete", func(t *testing.T) {
+		q := &fakeDLQ{err: deadletter.ErrStopped}
+		p, _, _ := newTest(t, &fakeDeliverer{}, q, nil)
+		if _, err := p.Process(context.Background(), &kgo.Record{Value: []byte("garbage")}); !errors.Is(err, ErrNotFinal) {
+			t.Fatalf("err=%v", err)
+		}
+	})
+}
+
+func TestOversizedRecordIsInvalidWithoutParsing(t *testing.T) {
+	q := &fakeDLQ{}
+	p, _, _ := newTest(t, &fakeDeliverer{}, q, func(c *Config) { c.MaxRecordBytes = 10 })
+	if _, err := p.Process(context.Background(), &kgo.Record{Value: []byte(leadEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	if len(q.failures) != 1 || q.failures[0].Class != deadletter.ClassInvalidEvent || !strings.Contains(q.failures[0].Message, "10-byte limit") {
+		t.Fatalf("%+v", q.failures)
+	}
+}
+
+func TestLogsMaskEmailsUnlessOptedIn(t *testing.T) {
+	for _, pii := range []bool{false, true} {
+		d := &fakeDeliverer{out: delivery.Outcome{Status: delivery.Permanent, HTTPStatus: 400, Message: `bad contact jane.doe@acme.com`}}
+		p, _, logs := newTest(t, d, &fakeDLQ{}, func(c *Config) { c.LogPII = pii })
+		if _, err := p.Process(context.Background(), &kgo.Record{Value: []byte(leadEvent)}); err != nil {
+			t.Fatal(err)
+		}
+		var all strings.Builder
+		for _, e := range logs.All() {
+			all.WriteString(e.Message)
+			for k, v := range e.ContextMap() {
+				all.WriteString(" " + k + "=" + toString(v))
+			}
+		}
+		if got := strings.Contains(all.String(), "jane.doe@acme.com"); got != pii {
+			t.Fatalf("LogPII=%v: email in logs = %v: %s", pii, got, all.String())
+		}
+	}
+}
+
+func toString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}
