@@ -1,0 +1,71 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+const (
+	// maxSuccessBody bounds how much of a 2xx body is read for the ids;
+	// Close's created-lead bodies are a few KiB.
+	maxSuccessBody = 1 << 20
+	// maxErrorBody bounds how much of an error body is read for the message.
+	maxErrorBody = 64 << 10
+	// maxDrain bounds how much of the rest is read so the connection can be
+	// reused; beyond it closing the connection is cheaper than reading.
+	maxDrain = 64 << 10
+)
+
+// response is the result of one HTTP exchange.
+type response struct {
+	status  int         // 0 when err != nil
+	header  http.Header // nil when err != nil
+	body    []byte      // bounded prefix of the body
+	err     error       // transport error: no response arrived
+	latency time.Duration
+}
+
+// bodyBuffers recycles response buffers between deliveries.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// post sends body once, reading the response into buf (which res.body then
+// aliases). The request deliberately ignores ctx: once on the wire it runs
+// to its end, bounded by RequestTimeout, unless the client is aborted, so a
+// graceful stop learns whether the lead was created instead of re-sending
+// it after restart. (Being a child of the abort context rather than of ctx,
+// it carries none of ctx's values; nothing below needs them.)
+func (c *Client) post(body []byte, buf *bytes.Buffer) response {
+	reqCtx, cancel := context.WithTimeout(c.abortCtx, c.cfg.RequestTimeout)
+	defer cancel()
+
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.leadURL, bytes.NewReader(body))
+	if err != nil {
+		return response{err: err}
+	}
+	req.Header = http.Header{
+		"Authorization": {c.authHeader},
+		"Content-Type":  {"application/json"},
+		"Accept":        {"application/json"},
+		"User-Agent":    {c.cfg.UserAgent},
+	}
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return response{err: err, latency: time.Since(start)}
+	}
+	limit := int64(maxErrorBody)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		limit = maxSuccessBody
+	}
+	// A read error here changes nothing: the status already decided the
+	// outcome, and a 2xx must never be retried.
+	buf.Reset()
+	_, _ = buf.ReadFrom(io.LimitReader(resp.Body, limit))
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+	_ = resp.Body.Close()
+	return response{status: resp.StatusCode, header: resp.Header, body: buf.Bytes(), latency: time.Since(start)}
+}
