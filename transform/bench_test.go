@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,6 +47,18 @@ func BenchmarkTransform(b *testing.B) {
 		{"full_lead", fullLead, KindLead},
 		{"full_lead_no_phone", noPhone, KindLead},
 	} {
+		// Baseline, measured in the same run: what a plain full decode of
+		// the same bytes costs (what "drop without a full decode" avoids).
+		b.Run("baseline_json_unmarshal/"+bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.input)))
+			for b.Loop() {
+				var v map[string]any
+				if err := json.Unmarshal(bc.input, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run(bc.name, func(b *testing.B) {
 			if r := tr.Transform(bc.input); r.Kind != bc.kind {
 				b.Fatalf("kind %v, want %v (%v)", r.Kind, bc.kind, r.Err)
