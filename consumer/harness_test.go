@@ -160,51 +160,11 @@ func (m *member) stop(t *testing.T) {
 	})
 }
 
-// eventually polls cond until it returns "" or the deadline passes.
-func eventually(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	end := time.NewTimer(deadline)
-	defer end.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		select {
-		case <-end.C:
-			t.Fatalf("%s: still %s after %s", what, msg, deadline)
-		case <-tick.C:
-		}
-	}
-}
+// eventually polls cond until it returns "" (see kafkatest.Eventually).
+func eventually(t *testing.T, what string, cond func() string) { kafkatest.Eventually(t, what, cond) }
 
 // lag is "" when the group's committed offsets equal the topic's end offsets.
-func (h *harness) lag() string {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	adm := kadm.NewClient(h.producer)
-	ends, err := adm.ListEndOffsets(ctx, h.topic)
-	if err != nil {
-		return err.Error()
-	}
-	committed, err := adm.FetchOffsets(ctx, h.group)
-	if err != nil {
-		return err.Error()
-	}
-	var msg string
-	ends.Each(func(o kadm.ListedOffset) {
-		c, ok := committed.Lookup(h.topic, o.Partition)
-		if !ok && o.Offset == 0 {
-			return
-		}
-		if !ok || c.At != o.Offset {
-			msg += fmt.Sprintf("p%d committed=%d end=%d; ", o.Partition, c.At, o.Offset)
-		}
-	})
-	return msg
-}
+func (h *harness) lag() string { return kafkatest.Lag(kadm.NewClient(h.producer), h.group, h.topic) }
 
 // committed returns the group's committed offset for a partition (-1 if
 // none, or if the group does not exist yet).

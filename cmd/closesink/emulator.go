@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/closesink/closesink/pkg/closeemu"
+	"github.com/closesink/closesink/pkg/config"
 )
 
 func emulatorCommand() *cobra.Command {
@@ -32,7 +33,7 @@ environment variable (comma-separated). It stores leads in memory only.`,
 			if err != nil {
 				return err
 			}
-			ecfg := closeemu.Config{APIKeys: splitList(keys), Statuses: splitList(statuses), RateLimit: rate, RateBurst: burst}
+			ecfg := closeemu.Config{APIKeys: config.SplitList(keys), Statuses: config.SplitList(statuses), RateLimit: rate, RateBurst: burst}
 			if err := ecfg.Validate(); err != nil {
 				return withCode(exitConfig, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -12,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/closesink/closesink/pkg/closeemu"
@@ -127,25 +127,11 @@ func TestRunDeliversSeedAndStopsOnSIGTERM(t *testing.T) {
 	group := kafkatest.UniqueName(t, "grp")
 	cmd, _, errb := closesink(t, []string{"CLOSE_API_KEY=" + key}, "run", "--brokers", strings.Join(b.Brokers, ","),
 		"--topic", topic, "--group", group, "--close-url", srv.URL, "--log-format", "json")
-	poll(t, "lead delivered and committed", func() bool {
-		if len(emu.Leads()) != 1 {
-			return false
+	kafkatest.Eventually(t, "lead delivered and committed", func() string {
+		if n := len(emu.Leads()); n != 1 {
+			return fmt.Sprintf("%d leads in Close", n)
 		}
-		off, err := adm.FetchOffsets(ctx, group)
-		if err != nil {
-			return false
-		}
-		ends, err := adm.ListEndOffsets(ctx, topic)
-		if err != nil {
-			return false
-		}
-		done := true
-		ends.Each(func(e kadm.ListedOffset) {
-			if c, ok := off.Lookup(topic, e.Partition); e.Offset > 0 && (!ok || c.At != e.Offset) {
-				done = false
-			}
-		})
-		return done
+		return kafkatest.Lag(adm, group, topic)
 	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -169,21 +155,6 @@ func TestRunDeliversSeedAndStopsOnSIGTERM(t *testing.T) {
 	for _, want := range []string{`"closesink starting"`, `"lead delivered"`, `"closesink stopped"`, `"api_key":"(set)"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
-		}
-	}
-}
-
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	end := time.NewTimer(60 * time.Second)
-	defer end.Stop()
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-end.C:
-			t.Fatalf("%s: not within 60s", what)
-		case <-tick.C:
 		}
 	}
 }

@@ -38,7 +38,7 @@ naming the sample.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(brokers) == 0 {
-				brokers = splitList(os.Getenv("CLOSESINK_BROKERS"))
+				brokers = config.SplitList(os.Getenv("CLOSESINK_BROKERS"))
 			}
 			if topic == "" {
 				topic = strings.TrimSpace(os.Getenv("CLOSESINK_TOPIC"))

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -72,15 +71,4 @@ func newDeliveryClient(cfg config.Config, m *metrics.Metrics) (*delivery.Client,
 		return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
 	}
 	return c, nil
-}
-
-// splitList splits a comma-separated flag value, trimming blanks.
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/closesink/closesink/deadletter"
+
+	"github.com/closesink/closesink/pkg/config"
 )
 
 // ErrInvalidFilter is wrapped by every error ParseFilter returns.
@@ -84,7 +86,7 @@ func (f Filter) String() string {
 // relative to now. Empty strings leave that part of the filter unset.
 func ParseFilter(classes, statuses, since, until string, now time.Time) (Filter, error) {
 	var f Filter
-	for _, s := range splitList(classes) {
+	for _, s := range config.SplitList(classes) {
 		c, err := deadletter.ParseClass(s)
 		if err != nil {
 			return Filter{}, fmt.Errorf("%w: --class: %v", ErrInvalidFilter, err)
@@ -93,7 +95,7 @@ func ParseFilter(classes, statuses, since, until string, now time.Time) (Filter,
 			f.Classes = append(f.Classes, c)
 		}
 	}
-	for _, s := range splitList(statuses) {
+	for _, s := range config.SplitList(statuses) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 100 || n > 599 {
 			return Filter{}, fmt.Errorf("%w: --status: %q is not an HTTP status code (100-599)", ErrInvalidFilter, s)
@@ -157,14 +159,4 @@ func parseAgo(s string) (time.Duration, error) {
 		return 0, errors.New("not positive")
 	}
 	return d, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -215,25 +215,8 @@ func (w *world) runService(apiKey string) (stop func()) {
 	return stop
 }
 
-// eventually polls cond until it returns "" or the deadline passes.
-func eventually(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	end := time.NewTimer(deadline)
-	defer end.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		select {
-		case <-end.C:
-			t.Fatalf("%s: still %s after %s", what, msg, deadline)
-		case <-tick.C:
-		}
-	}
-}
+// eventually polls cond until it returns "" (see kafkatest.Eventually).
+func eventually(t *testing.T, what string, cond func() string) { kafkatest.Eventually(t, what, cond) }
 
 // ends returns topic's end offsets by partition.
 func (w *world) ends(topic string) map[int32]int64 {
@@ -279,16 +262,7 @@ func (w *world) committed(group, topic string) map[int32]int64 {
 
 // lagOf is "" when group has committed topic's end offsets on every
 // partition that holds records.
-func (w *world) lagOf(group, topic string) string {
-	ends, committed := w.ends(topic), w.committed(group, topic)
-	var msg string
-	for p, e := range ends {
-		if e > 0 && committed[p] != e {
-			msg += fmt.Sprintf("p%d committed=%d end=%d; ", p, committed[p], e)
-		}
-	}
-	return msg
-}
+func (w *world) lagOf(group, topic string) string { return kafkatest.Lag(w.adm, group, topic) }
 
 // readAll reads every record of topic with a plain consumer (not the code
 // under test), ordered by partition then offset.

@@ -3,8 +3,8 @@ package config
 import (
 	"bytes"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -104,6 +104,10 @@ func lookupEnv(getenv func(string) string, name string) (string, bool) {
 	v := getenv(name)
 	return v, v != ""
 }
+
+// SplitList splits a comma-separated value, trimming blanks and dropping
+// empty items ("a, b,," -> [a b]).
+func SplitList(s string) []string { return trimAll(strings.Split(s, ",")) }
 
 func trimAll(in []string) []string {
 	var out []string

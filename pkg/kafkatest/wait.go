@@ -1,0 +1,75 @@
+package kafkatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// WaitTimeout bounds Eventually: generous, because a real broker's first
+// group join and the race detector on two cores are slow, while a passing
+// condition returns at the first poll that sees it.
+const WaitTimeout = 60 * time.Second
+
+// Eventually polls cond every 20 ms until it returns "" and fails the test
+// with cond's last answer (what is still missing) after WaitTimeout. Tests
+// use it instead of sleeping: it waits exactly as long as the condition needs.
+func Eventually(t testing.TB, what string, cond func() string) {
+	t.Helper()
+	end := time.NewTimer(WaitTimeout)
+	defer end.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		select {
+		case <-end.C:
+			t.Fatalf("%s: still %s after %s", what, msg, WaitTimeout)
+		case <-tick.C:
+		}
+	}
+}
+
+// Lag is "" when group has committed topic's end offset on every partition
+// that holds records, else which partitions are behind (or the error that
+// kept it from knowing). A group that never committed is behind everywhere
+// records exist (kfake answers GROUP_ID_NOT_FOUND for it, Kafka no offsets).
+func Lag(adm *kadm.Client, group, topic string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return "end offsets unknown: " + err.Error()
+	}
+	committed, err := adm.FetchOffsetsForTopics(ctx, group, topic)
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return "committed offsets unknown: " + err.Error()
+	}
+	var behind []string
+	ends.Each(func(e kadm.ListedOffset) {
+		var at int64
+		if c, ok := committed.Lookup(topic, e.Partition); ok && c.Err == nil && c.At >= 0 {
+			at = c.At
+		}
+		if e.Offset > 0 && at != e.Offset {
+			behind = append(behind, fmt.Sprintf("p%d committed=%d end=%d", e.Partition, at, e.Offset))
+		}
+	})
+	sort.Strings(behind)
+	if len(behind) > 0 {
+		return fmt.Sprint(behind)
+	}
+	return ""
+}
