@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +31,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// syncBuffer is a bytes.Buffer the test may read while the child writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 type result struct {
 	code   int
 	stdout string
@@ -38,11 +57,11 @@ type result struct {
 
 // closesink starts the command with args and env (nothing else from the
 // test's environment leaks in but PATH and HOME).
-func closesink(t *testing.T, env []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+func closesink(t *testing.T, env []string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append([]string{"CLOSESINK_TEST_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	var out, errb bytes.Buffer
+	var out, errb syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -156,5 +175,59 @@ func TestRunDeliversSeedAndStopsOnSIGTERM(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}
+	}
+}
+
+// A second signal exits at once with code 1 even while a request to Close is
+// in flight, and commits nothing that is not final.
+func TestRunSecondSignalExitsAtOnce(t *testing.T) {
+	b := kafkatest.Start(t)
+	emu := closeemu.New(closeemu.Config{APIKeys: []string{"api_k"}})
+	emu.SetFaults(closeemu.Faults{Latency: time.Hour})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	defer srv.CloseClientConnections()
+	topic := b.CreateTopic(t, 1)
+	adm := b.Admin(t)
+	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, topic+".dlq"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic+".dlq") })
+	kafkatest.Produce(t, b.NewClient(t), &kgo.Record{Topic: topic, Value: []byte(`{"type":"track","event":"Lead Submitted",
+		"traits":{"email":"a@x.com"},"context":{"consent":{"marketing":true}}}`)})
+	group := kafkatest.UniqueName(t, "grp")
+	cmd, _, errb := closesink(t, []string{"CLOSE_API_KEY=api_k"}, "run", "--brokers", strings.Join(b.Brokers, ","),
+		"--topic", topic, "--group", group, "--close-url", srv.URL, "--shutdown-timeout", "1h")
+	kafkatest.Eventually(t, "request in flight", func() string {
+		if s := emu.Stats(); s.Requests == 0 {
+			return "no request yet"
+		}
+		return ""
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// The second signal must arrive after the first was handled: wait for
+	// the log line that says the graceful stop began.
+	kafkatest.Eventually(t, "graceful stop begun", func() string {
+		if !strings.Contains(errb.String(), "stopping gracefully") {
+			return "no stop logged"
+		}
+		return ""
+	})
+	began := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("exit after second signal: %v\n%s", err, errb.String())
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Fatalf("second signal took %s to exit", took)
+	}
+	if lag := kafkatest.Lag(adm, group, topic); lag == "" {
+		t.Fatal("the in-flight record was committed though its outcome was never known")
 	}
 }
