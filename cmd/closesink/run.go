@@ -19,6 +19,7 @@ import (
 
 	"github.com/closesink/closesink/consumer"
 	"github.com/closesink/closesink/deadletter"
+	"github.com/closesink/closesink/delivery"
 	"github.com/closesink/closesink/pipeline"
 	"github.com/closesink/closesink/pkg/config"
 	"github.com/closesink/closesink/pkg/metrics"
@@ -99,8 +100,9 @@ func signalContext(log *zap.Logger, abort func()) (context.Context, func()) {
 // serviceHooks let an embedding caller (the demo) observe the running
 // service; the zero value observes nothing.
 type serviceHooks struct {
-	metrics   *metrics.Metrics // nil: the service makes its own
-	onOutcome func(rec *kgo.Record, out pipeline.Outcome)
+	metrics    *metrics.Metrics // nil: the service makes its own
+	onOutcome  func(rec *kgo.Record, out pipeline.Outcome)
+	clientOpts []kgo.Opt // appended to the Kafka options (tests: faster metadata refresh)
 }
 
 // runService wires config into the pipeline and runs until ctx is done.
@@ -123,6 +125,7 @@ func runService(ctx context.Context, cfg config.Config, log *zap.Logger, hooks s
 	}
 	kp := kprom.NewMetrics("closesink_kafka", kprom.Registry(m.Registry))
 	opts = append(opts, kgo.WithHooks(kp))
+	opts = append(opts, hooks.clientOpts...)
 
 	// One short-lived client checks the topics before joining the group, so
 	// a typo fails fast with exit 2 instead of an idle member.
@@ -139,11 +142,15 @@ func runService(ctx context.Context, cfg config.Config, log *zap.Logger, hooks s
 		return withCode(exitFailure, err)
 	}
 	dc.SetPartitions(counts[cfg.Topic])
+	m.SourcePartitions(counts[cfg.Topic])
 	log.Info("closesink starting", zap.Any("config", cfg.Redacted()), zap.Int("source_partitions", counts[cfg.Topic]),
 		zap.Float64("rate_per_partition", cfg.Rate/float64(counts[cfg.Topic])))
 
-	var pl *pipeline.Pipeline
-	cons, err := consumer.New(consumer.Config{
+	var (
+		pl   *pipeline.Pipeline
+		cons *consumer.Consumer
+	)
+	cons, err = consumer.New(consumer.Config{
 		Brokers:       cfg.Brokers,
 		Topic:         cfg.Topic,
 		Group:         cfg.Group,
@@ -153,6 +160,16 @@ func runService(ctx context.Context, cfg config.Config, log *zap.Logger, hooks s
 		OnStopTimeout: dc.Abort,
 		ClientOpts:    opts,
 		OnCommit:      func(int32, int64) { m.Commit() },
+		OnRebalance: func(event string, parts []int32) {
+			if event != "assigned" {
+				m.Assigned(-len(parts))
+				return
+			}
+			m.Assigned(len(parts))
+			// Partitions added to the source topic cause a rebalance; the
+			// budget split must follow, or the group would exceed --rate.
+			go refreshPartitions(ctx, cons, cfg.Topic, dc, m, log)
+		},
 	})
 	if err != nil {
 		return err
@@ -183,6 +200,18 @@ func runService(ctx context.Context, cfg config.Config, log *zap.Logger, hooks s
 	log.Info("closesink stopped", zap.Int64("consumed", s.Consumed), zap.Int64("delivered", s.Delivered),
 		zap.Any("dropped", s.Dropped), zap.Any("dead_lettered", s.DeadLettered))
 	return err
+}
+
+// refreshPartitions re-reads the source topic's partition count and splits
+// the rate budget by it. A failure keeps the previous count (logged).
+func refreshPartitions(ctx context.Context, cons *consumer.Consumer, topic string, dc *delivery.Client, m *metrics.Metrics, log *zap.Logger) {
+	counts, err := checkTopics(ctx, cons.Client(), 10*time.Second, topic)
+	if err != nil {
+		log.Warn("could not re-read the source topic's partition count; keeping the previous rate split", zap.Error(err))
+		return
+	}
+	dc.SetPartitions(counts[topic])
+	m.SourcePartitions(counts[topic])
 }
 
 func serveMetrics(addr string, m *metrics.Metrics, log *zap.Logger) (func(), error) {

@@ -23,6 +23,8 @@ type Metrics struct {
 	dlqErrors    prometheus.Counter
 	deliverySecs prometheus.Histogram
 	commits      prometheus.Counter
+	assigned     prometheus.Gauge
+	partitions   prometheus.Gauge
 }
 
 // Outcome names (label "outcome").
@@ -55,7 +57,12 @@ func New() *Metrics {
 		commits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "closesink", Name: "offset_commits_total",
 			Help: "Successful offset commits."}),
 	}
-	reg.MustRegister(m.consumed, m.outcomes, m.attempts, m.retries, m.phoneIssues, m.dlqErrors, m.deliverySecs, m.commits)
+	m.assigned = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "closesink", Name: "assigned_partitions",
+		Help: "Source partitions this instance owns now."})
+	m.partitions = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "closesink", Name: "source_partitions",
+		Help: "Partitions of the source topic; the group's rate budget is split by this number."})
+	reg.MustRegister(m.consumed, m.outcomes, m.attempts, m.retries, m.phoneIssues, m.dlqErrors, m.deliverySecs, m.commits,
+		m.assigned, m.partitions)
 	return m
 }
 
@@ -112,6 +119,20 @@ func (m *Metrics) Commit() {
 	}
 }
 
+// Assigned adds delta (negative on revoke/lose) to the owned partitions.
+func (m *Metrics) Assigned(delta int) {
+	if m != nil {
+		m.assigned.Add(float64(delta))
+	}
+}
+
+// SourcePartitions records the source topic's partition count.
+func (m *Metrics) SourcePartitions(n int) {
+	if m != nil {
+		m.partitions.Set(float64(n))
+	}
+}
+
 // Snapshot is a point-in-time copy of the counters, for the summary log line.
 type Snapshot struct {
 	Consumed     int64
@@ -120,6 +141,8 @@ type Snapshot struct {
 	DeadLettered map[string]int64 // by class
 	Retries      int64
 	Commits      int64
+	Assigned         int64 // partitions owned now
+	SourcePartitions int64
 }
 
 // Snapshot reads the counters.
@@ -131,6 +154,8 @@ func (m *Metrics) Snapshot() Snapshot {
 	s.Consumed = counterValue(m.consumed)
 	s.Retries = counterValue(m.retries)
 	s.Commits = counterValue(m.commits)
+	s.Assigned = gaugeValue(m.assigned)
+	s.SourcePartitions = gaugeValue(m.partitions)
 	ch := make(chan prometheus.Metric, 64)
 	go func() { m.outcomes.Collect(ch); close(ch) }()
 	for metric := range ch {
@@ -166,4 +191,12 @@ func counterValue(c prometheus.Counter) int64 {
 		return 0
 	}
 	return int64(d.GetCounter().GetValue())
+}
+
+func gaugeValue(g prometheus.Gauge) int64 {
+	var d dto.Metric
+	if g.Write(&d) != nil {
+		return 0
+	}
+	return int64(d.GetGauge().GetValue())
 }

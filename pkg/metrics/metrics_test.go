@@ -12,7 +12,13 @@ func TestSnapshotCountsOutcomes(t *testing.T) {
 	m.Outcome(OutcomeDeadLettered, "permanent")
 	m.Delivery(3, 0.5)
 	m.Commit()
+	m.Assigned(3)
+	m.Assigned(-1)
+	m.SourcePartitions(6)
 	s := m.Snapshot()
+	if s.Assigned != 2 || s.SourcePartitions != 6 {
+		t.Fatalf("gauges: %+v", s)
+	}
 	if s.Consumed != 3 || s.Delivered != 1 || s.Dropped["no_email"] != 1 || s.DeadLettered["permanent"] != 1 || s.Retries != 2 || s.Commits != 1 {
 		t.Fatalf("snapshot: %+v", s)
 	}
