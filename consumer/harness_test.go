@@ -81,6 +81,7 @@ type memberOpts struct {
 	transform        transform.Config
 	dlqProducer      func(real deadletter.Producer) deadletter.Producer
 	onRebalance      func(event string, partitions []int32)
+	dedupeWindow     int
 }
 
 // member is one running closesink instance.
@@ -133,7 +134,7 @@ func (h *harness) start(o memberOpts) *member {
 	w := deadletter.NewWriter(prod, h.dlq)
 	w.Backoff, w.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	pl, err = pipeline.New(pipeline.Config{Transformer: tr, Deliverer: pipeline.DelivererFor(dc), DeadLetter: w,
-		Logger: log, MaxRecordBytes: o.maxRecordBytes})
+		Logger: log, MaxRecordBytes: o.maxRecordBytes, DedupeWindow: o.dedupeWindow})
 	if err != nil {
 		h.t.Fatal(err)
 	}

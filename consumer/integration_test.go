@@ -194,3 +194,15 @@ func TestDLQFailureStallsWithoutCommitting(t *testing.T) {
 		t.Fatalf("created: %v", e)
 	}
 }
+
+// A producer's repeat of an event (same messageId) creates one lead, not two.
+func TestRepeatedMessageIDCreatesOneLead(t *testing.T) {
+	h := newHarness(t, 1, closeemu.Config{})
+	ev := `{"messageId":"m-1",` + lead("a@x.com")[1:]
+	h.produce(0, ev, lead("b@x.com"), ev)
+	h.start(memberOpts{name: "a", dedupeWindow: 100})
+	eventually(t, "offsets committed", h.lag)
+	if e := h.createdEmails(); e["a@x.com"] != 1 || e["b@x.com"] != 1 {
+		t.Fatalf("created: %v", e)
+	}
+}

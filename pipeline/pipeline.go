@@ -94,6 +94,10 @@ type Config struct {
 	LogPII         bool             // log emails in full (operator opt-in)
 	MaxRecordBytes int              // 0: DefaultMaxRecordBytes
 	Now            func() time.Time // nil: time.Now
+	// DedupeWindow is how many delivered messageIds each partition
+	// remembers; a lead event repeating one is dropped as "duplicate".
+	// 0 turns it off. See seenIDs for what it does and does not catch.
+	DedupeWindow int
 	// OnOutcome, if set, is told of every final outcome, after it is
 	// durable. Called from the partition workers concurrently; must not block.
 	OnOutcome func(rec *kgo.Record, out Outcome)
@@ -102,8 +106,9 @@ type Config struct {
 // Pipeline is safe for concurrent use (one call per partition at a time is
 // the intended use, but nothing breaks otherwise).
 type Pipeline struct {
-	cfg Config
-	log *zap.Logger
+	cfg  Config
+	log  *zap.Logger
+	seen *seenIDs
 }
 
 // New checks the wiring.
@@ -126,7 +131,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Pipeline{cfg: cfg, log: log}, nil
+	return &Pipeline{cfg: cfg, log: log, seen: newSeenIDs(cfg.DedupeWindow)}, nil
 }
 
 // Handle implements consumer.Handler: nil error once the outcome is final;
@@ -166,6 +171,12 @@ func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error
 	case transform.KindInvalid:
 		return p.deadLetter(ctx, log, rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent, Message: res.Err.Error()})
 	}
+	if p.seen.seen(rec.Partition, res.MessageID) {
+		p.cfg.Metrics.Outcome(metrics.OutcomeDropped, string(DropDuplicate))
+		log.Debug("dropped a repeat of an event already delivered", zap.String("reason", string(DropDuplicate)),
+			zap.String("event", res.Event), zap.String("message_id", res.MessageID))
+		return Outcome{Kind: Dropped, DropReason: DropDuplicate}, nil
+	}
 	if res.PhoneIssue != "" {
 		p.cfg.Metrics.PhoneLeftOut(res.PhoneIssue)
 	}
@@ -178,6 +189,7 @@ func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error
 	email := p.email(res.Email())
 	switch d.Status {
 	case delivery.Delivered:
+		p.seen.add(rec.Partition, res.MessageID)
 		p.cfg.Metrics.Outcome(metrics.OutcomeDelivered, "")
 		log.Info("lead delivered", zap.String("lead_id", d.LeadID), zap.String("email", email), zap.Int("attempts", d.Attempts))
 		return Outcome{Kind: Delivered, HTTPStatus: d.HTTPStatus, Attempts: d.Attempts, LeadID: d.LeadID}, nil

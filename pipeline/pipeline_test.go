@@ -177,3 +177,52 @@ func toString(v any) string {
 	}
 	return ""
 }
+
+func TestDuplicateMessageIDIsDroppedWithinTheWindow(t *testing.T) {
+	d := &fakeDeliverer{out: delivery.Outcome{Status: delivery.Delivered}}
+	p, m, _ := newTest(t, d, &fakeDLQ{}, func(c *Config) { c.DedupeWindow = 2 })
+	ev := func(id string) *kgo.Record {
+		return &kgo.Record{Partition: 0, Value: []byte(`{"messageId":"` + id + `",` + leadEvent[1:])}
+	}
+	process := func(r *kgo.Record) Outcome {
+		t.Helper()
+		out, err := p.Process(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if out := process(ev("m1")); out.Kind != Delivered {
+		t.Fatalf("first: %+v", out)
+	}
+	if out := process(ev("m1")); out.Kind != Dropped || out.DropReason != DropDuplicate {
+		t.Fatalf("repeat: %+v", out)
+	}
+	other := ev("m1")
+	other.Partition = 1
+	if out := process(other); out.Kind != Delivered {
+		t.Fatalf("same id on another partition is not deduplicated (per-partition window): %+v", out)
+	}
+	process(ev("m2"))
+	process(ev("m3")) // window of 2: m1 is forgotten
+	if out := process(ev("m1")); out.Kind != Delivered {
+		t.Fatalf("m1 after it left the window: %+v", out)
+	}
+	if d.calls != 5 {
+		t.Fatalf("Close called %d times, want 5", d.calls)
+	}
+	if s := m.Snapshot(); s.Dropped["duplicate"] != 1 {
+		t.Fatalf("duplicate drops counted: %v", s.Dropped)
+	}
+}
+
+func TestFailedDeliveryIsNotRemembered(t *testing.T) {
+	d := &fakeDeliverer{out: delivery.Outcome{Status: delivery.Permanent, HTTPStatus: 401}}
+	p, _, _ := newTest(t, d, &fakeDLQ{}, func(c *Config) { c.DedupeWindow = 10 })
+	rec := &kgo.Record{Value: []byte(`{"messageId":"m1",` + leadEvent[1:])}
+	for i := 0; i < 2; i++ {
+		if out, err := p.Process(context.Background(), rec); err != nil || out.Kind != DeadLettered {
+			t.Fatalf("attempt %d: %+v %v", i, out, err)
+		}
+	}
+}

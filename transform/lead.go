@@ -157,7 +157,7 @@ func (t *Transformer) lead(env envelope, label string) Result {
 		lead.URL = text(findMember(ctx.page, "url"))
 	}
 	lead.Custom = t.customFields(env, ctx, &tr)
-	return Result{Kind: KindLead, Lead: lead, Event: label, PhoneIssue: phoneIssue}
+	return Result{Kind: KindLead, Lead: lead, Event: label, PhoneIssue: phoneIssue, MessageID: messageID(env.messageID)}
 }
 
 // customFields resolves each configured path; a missing path, null or
@@ -198,4 +198,12 @@ func lookupTrait(top, ctx []byte, segs []string) []byte {
 		return nil
 	}
 	return lookupPath(v, segs[1:])
+}
+
+// messageID is the event's id when it is a usable string ("" otherwise).
+func messageID(raw []byte) string {
+	if id := text(raw); len(id) <= MaxMessageIDLen {
+		return id
+	}
+	return ""
 }

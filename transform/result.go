@@ -79,7 +79,14 @@ type Result struct {
 	// PhoneIssue is "" or one of the PhoneIssue constants when a phone trait
 	// was present but left out of the lead.
 	PhoneIssue string
+	// MessageID is the event's top-level messageId (KindLead only; "" when
+	// absent, not a string, or longer than MaxMessageIDLen), for spotting a
+	// producer's duplicate deliveries of the same event.
+	MessageID string
 }
+
+// MaxMessageIDLen bounds Result.MessageID; Signal's ids are UUIDs (36 bytes).
+const MaxMessageIDLen = 256
 
 // Email returns the lead's contact email, or "" when the result is not a
 // lead. Treat it as personal data: mask it with MaskEmail before logging.

@@ -57,7 +57,7 @@ func New(cfg Config) (*Transformer, error) {
 // envelope holds the raw spans of the top-level members the transform reads.
 // A nil span means the key is absent; later duplicate keys win.
 type envelope struct {
-	typ, event, traits, properties, context []byte
+	typ, event, traits, properties, context, messageID []byte
 }
 
 // parseEnvelope validates the whole record as JSON and collects the
@@ -86,6 +86,8 @@ func parseEnvelope(data []byte) (envelope, error) {
 			env.properties = value
 		case string(key) == "context":
 			env.context = value
+		case string(key) == "messageId":
+			env.messageID = value
 		}
 	})
 	if err == nil {

@@ -181,7 +181,7 @@ func runService(ctx context.Context, cfg config.Config, log *zap.Logger, hooks s
 	}
 	pl, err = pipeline.New(pipeline.Config{
 		Transformer: tr, Deliverer: pipeline.DelivererFor(dc), DeadLetter: dlq,
-		Metrics: m, Logger: log, LogPII: cfg.LogPII, MaxRecordBytes: cfg.MaxRecordBytes,
+		Metrics: m, Logger: log, LogPII: cfg.LogPII, MaxRecordBytes: cfg.MaxRecordBytes, DedupeWindow: cfg.DedupeWindow,
 		OnOutcome: hooks.onOutcome,
 	})
 	if err != nil {

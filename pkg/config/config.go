@@ -31,6 +31,7 @@ type Config struct {
 	RequestTimeout   time.Duration `yaml:"request_timeout"`
 	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`
 	MaxRecordBytes   int           `yaml:"max_record_bytes"`
+	DedupeWindow     int           `yaml:"dedupe_window"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
 	LogLevel         string        `yaml:"log_level"`
 	LogFormat        string        `yaml:"log_format"`
@@ -73,6 +74,7 @@ func Defaults() Config {
 		RequestTimeout:   15 * time.Second,
 		ShutdownTimeout:  30 * time.Second,
 		MaxRecordBytes:   1 << 20,
+		DedupeWindow:     10000,
 		LogLevel:         "info",
 		LogFormat:        "auto",
 	}
@@ -176,6 +178,8 @@ func (c *Config) Validate() error {
 		return invalid("shutdown-timeout must be > 0")
 	case c.MaxRecordBytes <= 0:
 		return invalid("max-record-bytes must be > 0")
+	case c.DedupeWindow < 0:
+		return invalid("dedupe-window must be >= 0 (0 = off)")
 	}
 	if u, err := url.Parse(c.CloseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return invalid("close-url: %q is not an http(s) URL", c.CloseURL)
@@ -211,7 +215,7 @@ func (c Config) Redacted() map[string]any {
 		"consent_category": c.ConsentCategory, "phone_region": c.PhoneRegion,
 		"rate": c.Rate, "burst": c.Burst, "max_retry_duration": c.MaxRetryDuration.String(),
 		"request_timeout": c.RequestTimeout.String(), "shutdown_timeout": c.ShutdownTimeout.String(),
-		"max_record_bytes": c.MaxRecordBytes, "metrics_addr": c.MetricsAddr, "log_pii": c.LogPII,
+		"max_record_bytes": c.MaxRecordBytes, "dedupe_window": c.DedupeWindow, "metrics_addr": c.MetricsAddr, "log_pii": c.LogPII,
 		"events": c.Mapping.Events, "custom_fields": c.Mapping.CustomFields,
 		"kafka_tls": c.Kafka.TLS, "kafka_sasl_mechanism": c.Kafka.SASLMechanism, "kafka_sasl_password": set(c.Kafka.SASLPassword),
 	}

@@ -32,6 +32,7 @@ func Register(fs *pflag.FlagSet, c *Config) {
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "timeout of one HTTP request to Close")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a stop waits for in-flight requests before aborting them")
 	fs.IntVar(&c.MaxRecordBytes, "max-record-bytes", c.MaxRecordBytes, "larger record values are dead-lettered as invalid_event")
+	fs.IntVar(&c.DedupeWindow, "dedupe-window", c.DedupeWindow, "messageIds of delivered leads each partition remembers; a repeat is dropped as duplicate (0 = off)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve Prometheus /metrics and /healthz here (e.g. :9090); empty = off")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json, console or auto (console on a terminal)")

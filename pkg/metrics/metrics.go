@@ -135,12 +135,12 @@ func (m *Metrics) SourcePartitions(n int) {
 
 // Snapshot is a point-in-time copy of the counters, for the summary log line.
 type Snapshot struct {
-	Consumed     int64
-	Delivered    int64
-	Dropped      map[string]int64 // by reason
-	DeadLettered map[string]int64 // by class
-	Retries      int64
-	Commits      int64
+	Consumed         int64
+	Delivered        int64
+	Dropped          map[string]int64 // by reason
+	DeadLettered     map[string]int64 // by class
+	Retries          int64
+	Commits          int64
 	Assigned         int64 // partitions owned now
 	SourcePartitions int64
 }

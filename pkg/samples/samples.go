@@ -202,8 +202,34 @@ func Records(topic string, count int) ([]*kgo.Record, error) {
 	out := make([]*kgo.Record, count)
 	for i := range out {
 		out[i] = all[i%len(all)].Record(topic)
+		out[i].Value = RepeatValue(out[i].Value, i/len(all))
 	}
 	return out, nil
+}
+
+// RepeatValue is a sample's value in its round-th repeat (round 0 is the
+// sample itself): a repeat gets its own messageId ("<id>#2", "#3", ...), so
+// cycling makes new events rather than producer repeats, which the worker
+// would drop as duplicates. A value that is not a JSON object or has no
+// string messageId is returned unchanged.
+func RepeatValue(value []byte, round int) []byte {
+	if round == 0 {
+		return value
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(value, &obj) != nil {
+		return value
+	}
+	var id string
+	if json.Unmarshal(obj["messageId"], &id) != nil || id == "" {
+		return value
+	}
+	obj["messageId"], _ = json.Marshal(fmt.Sprintf("%s#%d", id, round+1))
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return value
+	}
+	return out
 }
 
 // CloseStatusForEmail maps each CloseEmail to its CloseStatus, the fault

@@ -91,7 +91,7 @@ func TestRecords(t *testing.T) {
 	}
 	for i, r := range recs {
 		s := all[i%len(all)]
-		if r.Topic != "leads" || !bytes.Equal(r.Value, s.Value) || string(r.Key) != s.Key {
+		if r.Topic != "leads" || !bytes.Equal(r.Value, RepeatValue(s.Value, i/len(all))) || string(r.Key) != s.Key {
 			t.Fatalf("record %d does not match sample %s", i, s.Name)
 		}
 		if len(r.Headers) != 1 || r.Headers[0].Key != HeaderSample || string(r.Headers[0].Value) != s.Name {
@@ -100,6 +100,9 @@ func TestRecords(t *testing.T) {
 		if r.Value == nil {
 			t.Fatalf("record %d (%s) has a null value; empty records must be empty, not tombstones", i, s.Name)
 		}
+	}
+	if first, again := recs[0].Value, recs[len(all)].Value; bytes.Equal(first, again) || !bytes.Contains(again, []byte(`#2"`)) {
+		t.Fatalf("the second round repeats the first's messageId: %s", again)
 	}
 	// Records and All hand out copies: scribbling on one must not change the next.
 	recs[0].Value[0] = 'X'
