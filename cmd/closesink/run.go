@@ -241,7 +241,7 @@ func serveMetrics(addr string, m *metrics.Metrics, log *zap.Logger) (func(), err
 func summarize(ctx context.Context, log *zap.Logger, m *metrics.Metrics, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	prev := m.Snapshot()
+	var prev metrics.Snapshot // the service starts at zero
 	for {
 		select {
 		case <-ctx.Done():
