@@ -31,6 +31,10 @@ const (
 	HeaderAttempts        = "closesink.attempts"
 	HeaderFailedAt        = "closesink.failed_at"
 	HeaderReplays         = "closesink.replays"
+	// HeaderValueOmitted is set (to the original value's size in bytes)
+	// when the value was too large for the dead-letter topic and was left
+	// out; the record's source headers say where to read it.
+	HeaderValueOmitted = "closesink.value_omitted"
 
 	headerPrefix = "closesink."
 	// MaxMessageBytes bounds closesink.error.message (design.md §5).

@@ -1,6 +1,7 @@
 package deadletter
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -158,5 +160,43 @@ func TestWriterStopsOnContextWithoutSkipping(t *testing.T) {
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("cancel did not end the backoff wait promptly")
+	}
+}
+
+// tooLargeProducer rejects values over max bytes the way a broker does.
+type tooLargeProducer struct {
+	max int
+	got []*kgo.Record
+}
+
+func (p *tooLargeProducer) ProduceSync(_ context.Context, rs ...*kgo.Record) kgo.ProduceResults {
+	if len(rs[0].Value) > p.max {
+		return kgo.ProduceResults{{Record: rs[0], Err: kerr.MessageTooLarge}}
+	}
+	p.got = append(p.got, rs...)
+	return kgo.ProduceResults{{Record: rs[0]}}
+}
+
+func TestWriterLeavesOutAValueTooLargeForTheDLQ(t *testing.T) {
+	p := &tooLargeProducer{max: 100}
+	w := NewWriter(p, "leads.dlq")
+	w.Backoff = time.Hour // no wait is expected: the smaller record goes at once
+	src := &kgo.Record{Topic: "leads", Partition: 2, Offset: 9, Key: []byte("k"), Value: bytes.Repeat([]byte("x"), 500)}
+	if err := w.Write(context.Background(), src, Failure{Class: ClassInvalidEvent, Message: "not JSON"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.got) != 1 {
+		t.Fatalf("%d records written", len(p.got))
+	}
+	got := p.got[0]
+	if got.Value == nil || len(got.Value) != 0 || string(got.Key) != "k" {
+		t.Fatalf("value %q (nil=%v) key %q", got.Value, got.Value == nil, got.Key)
+	}
+	if v, _ := header(got, HeaderValueOmitted); v != "500" {
+		t.Fatalf("%s = %q", HeaderValueOmitted, v)
+	}
+	info, _ := Parse(got)
+	if info.SourceOffset != 9 || info.SourcePartition != 2 || !strings.Contains(info.Message, "500 bytes left out") || !strings.Contains(info.Message, "not JSON") {
+		t.Fatalf("info %+v", info)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -49,6 +51,7 @@ var ErrStopped = errors.New("deadletter: stopped before the record was acknowled
 func (w *Writer) Write(ctx context.Context, src *kgo.Record, f Failure) error {
 	rec := Build(w.topic, src, f)
 	wait := w.Backoff
+	omitValue := false
 	for attempt := 1; ; attempt++ {
 		err := w.producer.ProduceSync(ctx, rec).FirstErr()
 		if err == nil {
@@ -56,6 +59,15 @@ func (w *Writer) Write(ctx context.Context, src *kgo.Record, f Failure) error {
 		}
 		if w.OnError != nil {
 			w.OnError(attempt, err)
+		}
+		if errors.Is(err, kerr.MessageTooLarge) && !omitValue && len(src.Value) > 0 {
+			// Retrying the same bytes would stall the partition forever.
+			// The DLQ record keeps everything but the value; the source
+			// topic still holds it at the position the headers name.
+			omitValue = true
+			f.Message = fmt.Sprintf("value of %d bytes left out: too large for the dead-letter topic (%s)", len(src.Value), f.Message)
+			rec = withoutValue(Build(w.topic, src, f), len(src.Value))
+			continue
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %v", ErrStopped, err)
@@ -74,5 +86,16 @@ func (w *Writer) Write(ctx context.Context, src *kgo.Record, f Failure) error {
 		// A produced record keeps fields set by the client (partition,
 		// offset, timestamp); rebuild so a retry is a clean new record.
 		rec = Build(w.topic, src, f)
+		if omitValue {
+			rec = withoutValue(rec, len(src.Value))
+		}
 	}
+}
+
+// withoutValue empties rec's value (empty, not null: null is a tombstone)
+// and records the original size in HeaderValueOmitted.
+func withoutValue(rec *kgo.Record, size int) *kgo.Record {
+	rec.Value = []byte{}
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderValueOmitted, Value: []byte(strconv.Itoa(size))})
+	return rec
 }
