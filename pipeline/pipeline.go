@@ -211,7 +211,11 @@ func (p *Pipeline) deadLetter(ctx context.Context, log *zap.Logger, rec *kgo.Rec
 		return Outcome{}, fmt.Errorf("%w: dead-letter write: %v", ErrNotFinal, err)
 	}
 	p.cfg.Metrics.Outcome(metrics.OutcomeDeadLettered, string(f.Class))
-	log.Warn("dead-lettered", zap.String("class", string(f.Class)), zap.Int("status", f.HTTPStatus),
+	status := zap.Skip() // invalid events never reached Close
+	if f.HTTPStatus > 0 {
+		status = zap.Int("status", f.HTTPStatus)
+	}
+	log.Warn("dead-lettered", zap.String("class", string(f.Class)), status,
 		zap.String("reason", p.maskMessage(f.Message)), zap.Int("attempts", f.Attempts))
 	return Outcome{Kind: DeadLettered, Class: f.Class, HTTPStatus: f.HTTPStatus, Message: f.Message, Attempts: f.Attempts}, nil
 }
