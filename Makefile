@@ -4,7 +4,7 @@ PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/closesink/closesink/pkg/version.Version=$(VERSION)
 
-.PHONY: all build test test-short vet fmt lint bench demo kafka-up kafka-down kafka-status clean
+.PHONY: all build test test-short vet fmt bench demo kafka-up kafka-down kafka-status clean
 
 all: vet test build
 
