@@ -134,6 +134,14 @@ func TestBadInputsNameTheSetting(t *testing.T) {
 	}
 }
 
+func TestYAMLRefusesTheAPIKeyWithAHint(t *testing.T) {
+	file := writeFile(t, "c.yaml", "api_key: api_secret123\n")
+	_, err := Load(parse(t, "--config", file), env(nil))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "CLOSE_API_KEY") || strings.Contains(err.Error(), "api_secret123") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestYAMLUnknownKeyIsAnError(t *testing.T) {
 	file := writeFile(t, "c.yaml", "topik: x\n")
 	_, err := Load(parse(t, "--config", file), env(nil))

@@ -128,6 +128,9 @@ func loadYAML(path string, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored setting
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		if strings.Contains(err.Error(), "field api_key ") {
+			return invalid("config %s: api_key is not accepted in the file (it is too easy to commit); set %s or api_key_file", path, EnvAPIKey)
+		}
 		return invalid("config %s: %v", path, err)
 	}
 	for id, field := range cfg.Mapping.CustomFields {
