@@ -82,6 +82,8 @@ type memberOpts struct {
 	dlqProducer      func(real deadletter.Producer) deadletter.Producer
 	onRebalance      func(event string, partitions []int32)
 	dedupeWindow     int
+	rate             float64 // group budget in requests/second; 0: no limiter
+	partitions       int     // source partitions the budget is split by
 }
 
 // member is one running closesink instance.
@@ -110,10 +112,12 @@ func (h *harness) start(o memberOpts) *member {
 		RequestTimeout: 10 * time.Second, MaxRetryDuration: o.maxRetryDuration,
 		BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
 		DefaultRateLimitWait: 50 * time.Millisecond,
+		Rate:                 o.rate, Burst: 1,
 	})
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	dc.SetPartitions(o.partitions)
 	log := zaptest.NewLogger(h.t).Named(o.name)
 	var pl *pipeline.Pipeline
 	c, err := consumer.New(consumer.Config{
