@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -158,17 +157,11 @@ func runDLQ(cmd *cobra.Command, o dlqOptions, do func(context.Context, dlqReader
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, _, err := connect(ctx, opts, topicCheckTimeout, cfg.DLQTopic)
 	if err != nil {
-		return withCode(exitConfig, err)
+		return err
 	}
 	defer cl.Close()
-	if _, err := checkTopics(ctx, cl, 20*time.Second, cfg.DLQTopic); err != nil {
-		if errors.Is(err, errMissingTopic) {
-			return withCode(exitConfig, err)
-		}
-		return withCode(exitFailure, err)
-	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	ranges, err := deadletter.Plan(pctx, kadm.NewClient(cl), cfg.DLQTopic, o.group, o.all)
 	cancel()

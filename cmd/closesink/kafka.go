@@ -90,3 +90,26 @@ func checkTopics(ctx context.Context, cl *kgo.Client, timeout time.Duration, top
 	}
 	return counts, nil
 }
+
+// topicCheckTimeout bounds the start-up check that the topics exist.
+const topicCheckTimeout = 20 * time.Second
+
+// connect creates a client with opts and checks that topics exist, returning
+// their partition counts. Its errors carry closesink's exit codes: 2 for
+// bad options or a missing topic (fix the setup), 1 for an unreachable
+// cluster. On error the client is already closed.
+func connect(ctx context.Context, opts []kgo.Opt, timeout time.Duration, topics ...string) (*kgo.Client, map[string]int, error) {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, nil, withCode(exitConfig, err)
+	}
+	counts, err := checkTopics(ctx, cl, timeout, topics...)
+	if err != nil {
+		cl.Close()
+		if errors.Is(err, errMissingTopic) {
+			return nil, nil, withCode(exitConfig, err)
+		}
+		return nil, nil, withCode(exitFailure, err)
+	}
+	return cl, counts, nil
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -82,18 +81,12 @@ func produceSamples(ctx context.Context, brokers []string, topic string, repeat 
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	deadline, _ := ctx.Deadline()
+	cl, _, err := connect(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, max(time.Until(deadline), time.Second), topic)
 	if err != nil {
-		return withCode(exitConfig, err)
+		return err
 	}
 	defer cl.Close()
-	deadline, _ := ctx.Deadline()
-	if _, err := checkTopics(ctx, cl, max(time.Until(deadline), time.Second), topic); err != nil {
-		if errors.Is(err, errMissingTopic) {
-			return withCode(exitConfig, err)
-		}
-		return withCode(exitFailure, err)
-	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return withCode(exitFailure, fmt.Errorf("produce to %s: %w", topic, err))
 	}

@@ -194,21 +194,15 @@ func runReplay(ctx context.Context, cfg config.Config, o replayOptions, log *zap
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return withCode(exitConfig, err)
-	}
-	defer cl.Close()
 	topics := []string{cfg.DLQTopic}
 	if o.toTopic != "" {
 		topics = append(topics, o.toTopic)
 	}
-	if _, err := checkTopics(ctx, cl, 20*time.Second, topics...); err != nil {
-		if errors.Is(err, errMissingTopic) {
-			return withCode(exitConfig, err)
-		}
-		return withCode(exitFailure, err)
+	cl, _, err := connect(ctx, opts, topicCheckTimeout, topics...)
+	if err != nil {
+		return err
 	}
+	defer cl.Close()
 
 	rc := replay.Config{
 		ClientOpts: opts, Admin: kadm.NewClient(cl), Producer: cl,

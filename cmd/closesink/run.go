@@ -129,18 +129,11 @@ func runService(ctx context.Context, cfg config.Config, log *zap.Logger, hooks s
 
 	// One short-lived client checks the topics before joining the group, so
 	// a typo fails fast with exit 2 instead of an idle member.
-	probe, err := kgo.NewClient(opts...)
+	probe, counts, err := connect(ctx, opts, topicCheckTimeout, cfg.Topic, cfg.DLQTopic)
 	if err != nil {
-		return withCode(exitConfig, err)
+		return err
 	}
-	counts, err := checkTopics(ctx, probe, 20*time.Second, cfg.Topic, cfg.DLQTopic)
 	probe.Close()
-	if err != nil {
-		if errors.Is(err, errMissingTopic) {
-			return withCode(exitConfig, err)
-		}
-		return withCode(exitFailure, err)
-	}
 	dc.SetPartitions(counts[cfg.Topic])
 	m.SourcePartitions(counts[cfg.Topic])
 	log.Info("closesink starting", zap.Any("config", cfg.Redacted()), zap.Int("source_partitions", counts[cfg.Topic]),
