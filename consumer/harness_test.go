@@ -190,40 +190,15 @@ func (h *harness) committed(p int32) int64 {
 // readDLQ reads the whole DLQ topic (it must hold exactly n records).
 func (h *harness) readDLQ(n int) []*kgo.Record {
 	h.t.Helper()
-	cl := h.b.NewClient(h.t, kgo.ConsumeTopics(h.dlq), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	var out []*kgo.Record
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	for len(out) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			h.t.Fatalf("DLQ: got %d records, want %d", len(out), n)
-		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-	}
-	// Nothing more may follow: ask the broker for the end offset.
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, h.dlq)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if e, _ := ends.Lookup(h.dlq, 0); e.Offset != int64(n) {
-		h.t.Fatalf("DLQ holds %d records, want %d", e.Offset, n)
+	out := h.b.ReadAll(h.t, h.dlq)
+	if len(out) != n {
+		h.t.Fatalf("DLQ holds %d records, want %d", len(out), n)
 	}
 	return out
 }
 
 // createdEmails counts the leads in the emulator by contact email.
-func (h *harness) createdEmails() map[string]int {
-	out := map[string]int{}
-	for _, l := range h.emu.Leads() {
-		for _, c := range l.Contacts {
-			for _, e := range c.Emails {
-				out[e.Email]++
-			}
-		}
-	}
-	return out
-}
+func (h *harness) createdEmails() map[string]int { return h.emu.LeadsByEmail() }
 
 // commitLog records every commit by every member, in order.
 type commitLog struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"sort"
 	"testing"
 	"time"
 
@@ -264,43 +263,11 @@ func (w *world) committed(group, topic string) map[int32]int64 {
 // partition that holds records.
 func (w *world) lagOf(group, topic string) string { return kafkatest.Lag(w.adm, group, topic) }
 
-// readAll reads every record of topic with a plain consumer (not the code
-// under test), ordered by partition then offset.
-func (w *world) readAll(topic string) []*kgo.Record {
-	w.t.Helper()
-	want := total(w.ends(topic))
-	cl := w.b.NewClient(w.t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	var out []*kgo.Record
-	for int64(len(out)) < want {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			w.t.Fatalf("%s: read %d of %d records", topic, len(out), want)
-		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Partition != out[j].Partition {
-			return out[i].Partition < out[j].Partition
-		}
-		return out[i].Offset < out[j].Offset
-	})
-	return out
-}
+// readAll reads every record of topic (see kafkatest.Backend.ReadAll).
+func (w *world) readAll(topic string) []*kgo.Record { return w.b.ReadAll(w.t, topic) }
 
 // createdEmails counts the leads in the emulator by contact email.
-func (w *world) createdEmails() map[string]int {
-	out := map[string]int{}
-	for _, l := range w.emu.Leads() {
-		for _, c := range l.Contacts {
-			for _, e := range c.Emails {
-				out[e.Email]++
-			}
-		}
-	}
-	return out
-}
+func (w *world) createdEmails() map[string]int { return w.emu.LeadsByEmail() }
 
 func header(r *kgo.Record, key string) string {
 	for _, h := range r.Headers {

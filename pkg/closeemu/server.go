@@ -140,6 +140,20 @@ func (s *Server) Leads() []closeapi.CreatedLead {
 	return out
 }
 
+// LeadsByEmail counts the stored leads by contact email: how many leads
+// each address got (tests assert "exactly once" with it).
+func (s *Server) LeadsByEmail() map[string]int {
+	out := map[string]int{}
+	for _, l := range s.Leads() {
+		for _, c := range l.Contacts {
+			for _, e := range c.Emails {
+				out[e.Email]++
+			}
+		}
+	}
+	return out
+}
+
 // LeadBodies returns copies of the raw request bodies of the stored leads, in
 // the same order as Leads, for golden comparisons of what a client sent.
 func (s *Server) LeadBodies() [][]byte {

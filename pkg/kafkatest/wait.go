@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // WaitTimeout bounds Eventually: generous, because a real broker's first
@@ -72,4 +73,38 @@ func Lag(adm *kadm.Client, group, topic string) string {
 		return fmt.Sprint(behind)
 	}
 	return ""
+}
+
+// ReadAll reads every record of topic up to the end offsets it lists first,
+// with a plain consumer (not the code under test), ordered by partition then
+// offset. It fails the test if they cannot be read within WaitTimeout.
+func (b *Backend) ReadAll(t testing.TB, topic string) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+	defer cancel()
+	ends, err := b.Admin(t).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatalf("kafkatest: end offsets of %s: %v", topic, err)
+	}
+	var want int64
+	ends.Each(func(e kadm.ListedOffset) { want += e.Offset })
+	cl := b.NewClient(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var out []*kgo.Record
+	for int64(len(out)) < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("kafkatest: %s: read %d of %d records", topic, len(out), want)
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Partition != out[j].Partition {
+			return out[i].Partition < out[j].Partition
+		}
+		return out[i].Offset < out[j].Offset
+	})
+	return out
 }
