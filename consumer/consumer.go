@@ -57,8 +57,13 @@ type Config struct {
 	Brokers []string
 	Topic   string
 	Group   string
-	Handler Handler
-	Logger  *zap.Logger // nil: no logs
+	// InstanceID, if set, makes this member static (KIP-345): a restart
+	// with the same id takes its partitions back without a rebalance, even
+	// after a crash, instead of waiting for the session timeout. Ids must be
+	// unique among running members.
+	InstanceID string
+	Handler    Handler
+	Logger     *zap.Logger // nil: no logs
 
 	// MaxBuffered is the number of records a partition may have queued
 	// before its fetches are paused (default 500).
@@ -150,6 +155,9 @@ func New(cfg Config) (*Consumer, error) {
 		kgo.OnPartitionsAssigned(c.assigned),
 		kgo.OnPartitionsRevoked(c.revoked),
 		kgo.OnPartitionsLost(c.lost),
+	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
 	}
 	cl, err := kgo.NewClient(append(opts, cfg.ClientOpts...)...)
 	if err != nil {

@@ -147,6 +147,7 @@ func runService(ctx context.Context, cfg config.Config, log *zap.Logger, hooks s
 		Brokers:       cfg.Brokers,
 		Topic:         cfg.Topic,
 		Group:         cfg.Group,
+		InstanceID:    cfg.InstanceID,
 		Handler:       consumer.HandlerFunc(func(ctx context.Context, r *kgo.Record) (bool, error) { return pl.Handle(ctx, r) }),
 		Logger:        log,
 		StopTimeout:   cfg.ShutdownTimeout,

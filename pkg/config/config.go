@@ -19,6 +19,7 @@ type Config struct {
 	Brokers          []string      `yaml:"brokers"`
 	Topic            string        `yaml:"topic"`
 	Group            string        `yaml:"group"`
+	InstanceID       string        `yaml:"instance_id"`
 	DLQTopic         string        `yaml:"dlq_topic"`
 	CloseURL         string        `yaml:"close_url"`
 	APIKeyFile       string        `yaml:"api_key_file"`
@@ -162,6 +163,8 @@ func (c *Config) Validate() error {
 		return invalid("topic is required (--topic or CLOSESINK_TOPIC)")
 	case c.Group == "":
 		return invalid("group must not be empty")
+	case strings.ContainsAny(c.InstanceID, " \t\r\n") || len(c.InstanceID) > 249:
+		return invalid("instance-id %q: at most 249 characters, no spaces", c.InstanceID)
 	case c.DLQTopic == c.Topic:
 		return invalid("dlq-topic must differ from topic (%q)", c.Topic)
 	case c.APIKey == "":
@@ -210,7 +213,7 @@ func (c Config) Redacted() map[string]any {
 		return "(set)"
 	}
 	return map[string]any{
-		"brokers": c.Brokers, "topic": c.Topic, "group": c.Group, "dlq_topic": c.DLQTopic,
+		"brokers": c.Brokers, "topic": c.Topic, "group": c.Group, "instance_id": c.InstanceID, "dlq_topic": c.DLQTopic,
 		"close_url": c.CloseURL, "api_key": set(c.APIKey), "lead_status_id": c.LeadStatusID,
 		"consent_category": c.ConsentCategory, "phone_region": c.PhoneRegion,
 		"rate": c.Rate, "burst": c.Burst, "max_retry_duration": c.MaxRetryDuration.String(),

@@ -19,6 +19,7 @@ func Register(fs *pflag.FlagSet, c *Config) {
 	fs.StringSliceVar(&c.Brokers, "brokers", c.Brokers, "Kafka bootstrap brokers, comma-separated host:port (required)")
 	fs.StringVar(&c.Topic, "topic", c.Topic, "source topic of Signal events (required)")
 	fs.StringVar(&c.Group, "group", c.Group, "consumer group id shared by all replicas")
+	fs.StringVar(&c.InstanceID, "instance-id", c.InstanceID, "static group membership: a stable, unique name per replica (e.g. the pod name); a restart takes its partitions back at once")
 	fs.StringVar(&c.DLQTopic, "dlq-topic", c.DLQTopic, "dead-letter topic (default <topic>.dlq)")
 	fs.StringVar(&c.CloseURL, "close-url", c.CloseURL, "Close API base URL")
 	fs.StringVar(&c.APIKeyFile, "api-key-file", c.APIKeyFile, "file holding the Close API key (else env "+EnvAPIKey+"; the key itself is never a flag)")
