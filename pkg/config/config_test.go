@@ -120,6 +120,8 @@ func TestBadInputsNameTheSetting(t *testing.T) {
 		{"bad status", with("CLOSESINK_LEAD_STATUS_ID", "Website Lead"), "lead-status-id"},
 		{"dlq equals topic", with("CLOSESINK_DLQ_TOPIC", "t"), "dlq-topic"},
 		{"bad log format", with("CLOSESINK_LOG_FORMAT", "xml"), "log-format"},
+		{"instance id with a space", with("CLOSESINK_INSTANCE_ID", "pod 0"), "instance-id"},
+		{"negative dedupe window", with("CLOSESINK_DEDUPE_WINDOW", "-1"), "dedupe-window"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
