@@ -65,9 +65,15 @@ type Config struct {
 	Handler    Handler
 	Logger     *zap.Logger // nil: no logs
 
-	// MaxBuffered is the number of records a partition may have queued
-	// before its fetches are paused (default 500).
-	MaxBuffered int
+	// MaxBuffered and MaxBufferedBytes bound a partition's queue: past
+	// either, its fetches are paused until the worker drained half of it
+	// (defaults 20000 records, 16 MiB). Pausing is not free: franz-go drops
+	// the partition's rest of the buffered fetch and fetches it again on
+	// resume, so the bounds are set high enough that a worker keeping up
+	// with a topic of drops never hits them; a partition waiting on Close
+	// (rate limit, retries) does, and then the refetch costs nothing.
+	MaxBuffered      int
+	MaxBufferedBytes int
 	// CommitEvery bounds how many final, non-urgent records (drops) may
 	// wait for a commit while the worker stays busy (default 500).
 	CommitEvery int
@@ -93,7 +99,10 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.MaxBuffered <= 0 {
-		c.MaxBuffered = 500
+		c.MaxBuffered = 20000
+	}
+	if c.MaxBufferedBytes <= 0 {
+		c.MaxBufferedBytes = 16 << 20
 	}
 	if c.CommitEvery <= 0 {
 		c.CommitEvery = 500

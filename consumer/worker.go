@@ -20,6 +20,7 @@ type worker struct {
 
 	mu     sync.Mutex
 	queue  []*kgo.Record
+	bytes  int // value bytes queued
 	paused bool
 	wake   chan struct{} // cap 1: "the queue may have grown"
 
@@ -41,7 +42,10 @@ func newWorker(c *Consumer, p int32) *worker {
 func (w *worker) enqueue(recs []*kgo.Record) {
 	w.mu.Lock()
 	w.queue = append(w.queue, recs...)
-	pause := !w.paused && len(w.queue) >= w.c.cfg.MaxBuffered
+	for _, r := range recs {
+		w.bytes += len(r.Value)
+	}
+	pause := !w.paused && w.full()
 	if pause {
 		w.paused = true
 	}
@@ -53,6 +57,15 @@ func (w *worker) enqueue(recs []*kgo.Record) {
 	case w.wake <- struct{}{}:
 	default:
 	}
+}
+
+// full and halfEmpty are the pause and resume thresholds; call with mu held.
+func (w *worker) full() bool {
+	return len(w.queue) >= w.c.cfg.MaxBuffered || w.bytes >= w.c.cfg.MaxBufferedBytes
+}
+
+func (w *worker) halfEmpty() bool {
+	return len(w.queue) <= w.c.cfg.MaxBuffered/2 && w.bytes <= w.c.cfg.MaxBufferedBytes/2
 }
 
 // next returns the next record, waiting for one; ok is false once the worker
@@ -67,8 +80,9 @@ func (w *worker) next() (rec *kgo.Record, idle, ok bool) {
 			rec = w.queue[0]
 			w.queue[0] = nil
 			w.queue = w.queue[1:]
+			w.bytes -= len(rec.Value)
 			idle = len(w.queue) == 0
-			resume := w.paused && len(w.queue) <= w.c.cfg.MaxBuffered/2
+			resume := w.paused && w.halfEmpty()
 			if resume {
 				w.paused = false
 			}

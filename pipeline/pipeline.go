@@ -157,23 +157,30 @@ func (p *Pipeline) Process(ctx context.Context, rec *kgo.Record) (Outcome, error
 
 func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error) {
 	p.cfg.Metrics.Consumed()
-	log := p.log.With(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
+	// The record's position goes on every line; built lazily, because most
+	// records are drops that log nothing unless debug is on.
+	log := func() *zap.Logger {
+		return p.log.With(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
+	}
 	if n := len(rec.Value); n > p.cfg.MaxRecordBytes {
-		return p.deadLetter(ctx, log, rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent,
+		return p.deadLetter(ctx, log(), rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent,
 			Message: fmt.Sprintf("record value is %d bytes, over the %d-byte limit", n, p.cfg.MaxRecordBytes)})
 	}
 	res := p.cfg.Transformer.Transform(rec.Value)
 	switch res.Kind {
 	case transform.KindDropped:
 		p.cfg.Metrics.Outcome(metrics.OutcomeDropped, string(res.Drop))
-		log.Debug("dropped", zap.String("reason", string(res.Drop)), zap.String("event", res.Event))
+		if ce := p.log.Check(zap.DebugLevel, "dropped"); ce != nil {
+			ce.Write(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset),
+				zap.String("reason", string(res.Drop)), zap.String("event", res.Event))
+		}
 		return Outcome{Kind: Dropped, DropReason: res.Drop}, nil
 	case transform.KindInvalid:
-		return p.deadLetter(ctx, log, rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent, Message: res.Err.Error()})
+		return p.deadLetter(ctx, log(), rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent, Message: res.Err.Error()})
 	}
 	if p.seen.seen(rec.Partition, res.MessageID) {
 		p.cfg.Metrics.Outcome(metrics.OutcomeDropped, string(DropDuplicate))
-		log.Debug("dropped a repeat of an event already delivered", zap.String("reason", string(DropDuplicate)),
+		log().Debug("dropped a repeat of an event already delivered", zap.String("reason", string(DropDuplicate)),
 			zap.String("event", res.Event), zap.String("message_id", res.MessageID))
 		return Outcome{Kind: Dropped, DropReason: DropDuplicate}, nil
 	}
@@ -182,7 +189,7 @@ func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error
 	}
 	body, err := res.Lead.MarshalJSON()
 	if err != nil { // cannot happen for a transform-built lead; never skip it silently
-		return p.deadLetter(ctx, log, rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent, Message: "encoding lead: " + err.Error()})
+		return p.deadLetter(ctx, log(), rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent, Message: "encoding lead: " + err.Error()})
 	}
 	d := p.cfg.Deliverer.Deliver(ctx, rec.Partition, body)
 	p.cfg.Metrics.Delivery(d.Attempts, d.Elapsed.Seconds())
@@ -191,14 +198,14 @@ func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error
 	case delivery.Delivered:
 		p.seen.add(rec.Partition, res.MessageID)
 		p.cfg.Metrics.Outcome(metrics.OutcomeDelivered, "")
-		log.Info("lead delivered", zap.String("lead_id", d.LeadID), zap.String("email", email), zap.Int("attempts", d.Attempts))
+		log().Info("lead delivered", zap.String("lead_id", d.LeadID), zap.String("email", email), zap.Int("attempts", d.Attempts))
 		return Outcome{Kind: Delivered, HTTPStatus: d.HTTPStatus, Attempts: d.Attempts, LeadID: d.LeadID}, nil
 	case delivery.Permanent, delivery.RetriesExhausted:
 		class := deadletter.ClassPermanent
 		if d.Status == delivery.RetriesExhausted {
 			class = deadletter.ClassRetriesExhausted
 		}
-		return p.deadLetter(ctx, log.With(zap.String("email", email)), rec, deadletter.Failure{
+		return p.deadLetter(ctx, log().With(zap.String("email", email)), rec, deadletter.Failure{
 			Class: class, HTTPStatus: d.HTTPStatus, Message: d.Message, Attempts: d.Attempts})
 	default:
 		return Outcome{}, fmt.Errorf("%w: delivery %s after %d attempt(s)", ErrNotFinal, d.Status, d.Attempts)
