@@ -124,6 +124,24 @@ func TestRunMissingTopicExits2(t *testing.T) {
 	}
 }
 
+func TestRunRejectedKeyExits2(t *testing.T) {
+	b := kafkatest.Start(t)
+	srv := httptest.NewServer(closeemu.New(closeemu.Config{APIKeys: []string{"api_good"}}))
+	defer srv.Close()
+	topic := b.CreateTopic(t, 1)
+	adm := b.Admin(t)
+	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, topic+".dlq"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic+".dlq") })
+	r := runToEnd(t, []string{"CLOSE_API_KEY=api_revokedKey123"}, "run", "--brokers", strings.Join(b.Brokers, ","),
+		"--topic", topic, "--close-url", srv.URL)
+	if r.code != exitConfig || !strings.Contains(r.stderr, "Close rejected the API key") || !strings.Contains(r.stderr, "401") ||
+		strings.Contains(r.stderr, "api_revokedKey123") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
 // The service delivers the product page's example, then stops on SIGTERM
 // with exit 0; the API key and the email never appear in its output.
 func TestRunDeliversSeedAndStopsOnSIGTERM(t *testing.T) {
@@ -183,7 +201,6 @@ func TestRunDeliversSeedAndStopsOnSIGTERM(t *testing.T) {
 func TestRunSecondSignalExitsAtOnce(t *testing.T) {
 	b := kafkatest.Start(t)
 	emu := closeemu.New(closeemu.Config{APIKeys: []string{"api_k"}})
-	emu.SetFaults(closeemu.Faults{Latency: time.Hour})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
 	defer srv.CloseClientConnections()
@@ -193,14 +210,23 @@ func TestRunSecondSignalExitsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic+".dlq") })
-	kafkatest.Produce(t, b.NewClient(t), &kgo.Record{Topic: topic, Value: []byte(`{"type":"track","event":"Lead Submitted",
-		"traits":{"email":"a@x.com"},"context":{"consent":{"marketing":true}}}`)})
 	group := kafkatest.UniqueName(t, "grp")
 	cmd, _, errb := closesink(t, []string{"CLOSE_API_KEY=api_k"}, "run", "--brokers", strings.Join(b.Brokers, ","),
 		"--topic", topic, "--group", group, "--close-url", srv.URL, "--shutdown-timeout", "1h")
-	kafkatest.Eventually(t, "request in flight", func() string {
-		if s := emu.Stats(); s.Requests == 0 {
-			return "no request yet"
+	// Once the start-up key check is answered and the partition assigned,
+	// Close turns slow and the lead arrives: its request stays in flight.
+	kafkatest.Eventually(t, "started", func() string {
+		if emu.Stats().ByStatus[200] == 0 || !strings.Contains(errb.String(), "partitions assigned") {
+			return "not started"
+		}
+		return ""
+	})
+	emu.SetFaults(closeemu.Faults{Latency: time.Hour})
+	kafkatest.Produce(t, b.NewClient(t), &kgo.Record{Topic: topic, Value: []byte(`{"type":"track","event":"Lead Submitted",
+		"traits":{"email":"a@x.com"},"context":{"consent":{"marketing":true}}}`)})
+	kafkatest.Eventually(t, "lead request in flight", func() string {
+		if s := emu.Stats(); s.Requests < 2 {
+			return "no lead request yet"
 		}
 		return ""
 	})

@@ -40,8 +40,12 @@ Signals: SIGTERM or SIGINT stops fetching, lets requests already sent to Close
 finish (up to --shutdown-timeout), commits, leaves the group and exits 0.
 A second signal exits at once with code 1.
 
-Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration or a
-missing topic.`
+At start it checks that both topics exist and that Close accepts the API key
+(GET /api/v1/me/); a rejected key (401/403) stops it with exit code 2, while
+Close being unreachable only logs a warning.
+
+Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration, a
+missing topic or a rejected API key.`
 
 func runCommand() *cobra.Command {
 	defaults := config.Defaults()
@@ -134,6 +138,13 @@ func runService(ctx context.Context, cfg config.Config, log *zap.Logger, hooks s
 		return err
 	}
 	probe.Close()
+	// A wrong or revoked key would dead-letter every lead with 401: refuse
+	// to start instead. Close being unreachable says nothing about the key.
+	if err := dc.CheckKey(ctx); errors.Is(err, delivery.ErrKeyRejected) {
+		return withCode(exitConfig, fmt.Errorf("%w; create a key in Close under Settings > Developer > API Keys and set %s", err, config.EnvAPIKey))
+	} else if err != nil {
+		log.Warn("could not check the Close API key; starting anyway (delivery retries)", zap.Error(err))
+	}
 	dc.SetPartitions(counts[cfg.Topic])
 	m.SourcePartitions(counts[cfg.Topic])
 	log.Info("closesink starting", zap.Any("config", cfg.Redacted()), zap.Int("source_partitions", counts[cfg.Topic]),
