@@ -16,6 +16,7 @@ import (
 
 	"github.com/closesink/closesink/deadletter"
 	"github.com/closesink/closesink/deadletter/replay"
+	"github.com/closesink/closesink/delivery"
 	"github.com/closesink/closesink/pipeline"
 	"github.com/closesink/closesink/pkg/config"
 	"github.com/closesink/closesink/pkg/metrics"
@@ -84,8 +85,12 @@ Signals: SIGTERM or SIGINT stops after the record in progress, which gets up
 to --shutdown-timeout to finish and is committed if its outcome is final; a
 second signal exits at once (code 1).
 
+Before delivering, the key is checked with Close (GET /api/v1/me/): a key
+Close still rejects (401/403) stops the replay before anything is read.
+
 Exit codes: 0 reached the end offsets (or --limit), 1 stopped early (signal,
-Kafka error, replay group in use), 2 bad configuration or a missing topic.
+Kafka error, replay group in use), 2 bad configuration, a missing topic or a
+rejected API key.
 
 Settings are those of ` + "`run`" + ` (file < environment < flags; the API key only from
 CLOSE_API_KEY or --api-key-file); the replay options are flags only.`
@@ -231,7 +236,7 @@ func runReplay(ctx context.Context, cfg config.Config, o replayOptions, log *zap
 				e.SourceTopic, e.SourcePartition, e.SourceOffset, orDash(e.Class), status, what)
 		}
 	case o.toTopic == "":
-		pl, dc, err := replayPipeline(cfg, cl, log)
+		pl, dc, err := replayPipeline(ctx, cfg, cl, log)
 		if err != nil {
 			return err
 		}
@@ -255,7 +260,7 @@ func runReplay(ctx context.Context, cfg config.Config, o replayOptions, log *zap
 // replayPipeline is run's pipeline with a dead-letter writer to the same
 // DLQ (a record failing again goes back with closesink.replays+1) and one
 // rate limiter holding the whole budget (the replay is sequential).
-func replayPipeline(cfg config.Config, cl *kgo.Client, log *zap.Logger) (*pipeline.Pipeline, func(), error) {
+func replayPipeline(ctx context.Context, cfg config.Config, cl *kgo.Client, log *zap.Logger) (*pipeline.Pipeline, func(), error) {
 	m := metrics.New()
 	tr, err := newTransformer(cfg)
 	if err != nil {
@@ -266,6 +271,13 @@ func replayPipeline(cfg config.Config, cl *kgo.Client, log *zap.Logger) (*pipeli
 		return nil, nil, err
 	}
 	dc.SetPartitions(1)
+	// Replaying with a key Close still rejects would only dead-letter every
+	// record again: refuse, as run does.
+	if err := dc.CheckKey(ctx); errors.Is(err, delivery.ErrKeyRejected) {
+		return nil, nil, withCode(exitConfig, fmt.Errorf("%w; set the new key in %s before replaying", err, config.EnvAPIKey))
+	} else if err != nil {
+		log.Warn("could not check the Close API key; replaying anyway (delivery retries)", zap.Error(err))
+	}
 	dlq := deadletter.NewWriter(cl, cfg.DLQTopic)
 	dlq.OnError = func(attempt int, err error) {
 		log.Error("dead-letter write failed; the replay waits and retries", zap.Int("attempt", attempt), zap.Error(err))

@@ -174,3 +174,21 @@ func TestReplayCommandSetupErrors(t *testing.T) {
 
 // squash collapses runs of blanks so tests do not depend on column widths.
 func squash(s string) string { return regexp.MustCompile(` +`).ReplaceAllString(s, " ") }
+
+// Replaying with a key Close still rejects stops before touching anything,
+// instead of dead-lettering every record once more.
+func TestReplayRefusesARejectedKey(t *testing.T) {
+	w := newReplayCmdWorld(t)
+	w.emu.RevokeKey(replayTestKey)
+	out, err := w.exec(replayCommand, "--replay-group", kafkatest.UniqueName(t, "rg"), "--close-url", w.closeURL)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != exitConfig || !strings.Contains(err.Error(), "Close rejected the API key") {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	if n := len(w.b.ReadAll(t, w.dlq)); n != 3 {
+		t.Fatalf("the DLQ holds %d records after a refused replay, want the 3 it had", n)
+	}
+	if s := w.emu.Stats(); s.ByStatus[401] != 1 || s.Requests != 1 {
+		t.Fatalf("Close saw %+v; want only the key check", s)
+	}
+}
