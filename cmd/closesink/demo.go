@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -216,19 +215,17 @@ func consoleCore(w io.Writer, level zapcore.Level) zapcore.Core {
 	return zapcore.NewCore(zapcore.NewConsoleEncoder(ec), zapcore.Lock(zapcore.AddSync(w)), level)
 }
 
-// serveEmulator serves emu on a loopback port; stop closes it at once and
-// waits. Not closeemu.Serve: its graceful shutdown waits up to 5s for
-// connections the worker's HTTP transport dialled but never used, and by the
-// time the demo stops the emulator nothing is in flight anyway.
+// serveEmulator serves emu on a loopback port with closeemu.Serve; stop
+// shuts it down and waits.
 func serveEmulator(emu *closeemu.Server) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, fmt.Errorf("demo: listen for the Close emulator: %w", err)
 	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
-	go func() { _ = srv.Serve(ln); close(served) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close(); <-served }, nil
+	go func() { _ = closeemu.Serve(ctx, ln, emu, nil); close(served) }()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-served }, nil
 }
 
 // produceRecords writes recs synchronously and returns them with their

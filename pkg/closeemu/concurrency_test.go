@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -130,5 +131,37 @@ func TestListenAndServeBadAddress(t *testing.T) {
 	err := ListenAndServe(context.Background(), "256.0.0.1:bad", New(Config{}), nil)
 	if err == nil || !strings.Contains(err.Error(), "listen") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A connection opened but never used (a client's pool dialling ahead) must
+// not hold up shutdown: net/http alone would wait 5 s for it.
+func TestServeShutdownIgnoresUnusedConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, New(Config{}), nil) }()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The server has accepted the connection once an HTTP exchange on
+	// another connection completes (accepts are in order).
+	resp, err := http.Get("http://" + ln.Addr().String() + "/api/v1/me/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	began := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Fatalf("shutdown took %s with an unused connection open", took)
 	}
 }

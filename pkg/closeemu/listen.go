@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,11 +38,27 @@ func Serve(ctx context.Context, ln net.Listener, s *Server, logger *zap.Logger) 
 	if logger == nil {
 		logger = zap.NewNop()
 	}
+	// net/http's Shutdown waits up to 5 s for connections that were opened
+	// but never sent a request (keep-alive pools dial ahead); they carry no
+	// work, so they are closed at once when shutdown starts.
+	var (
+		mu     sync.Mutex
+		unused = map[net.Conn]struct{}{}
+	)
 	srv := &http.Server{
 		Handler:           logRequests(s, logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          zap.NewStdLog(logger.Named("http")),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			mu.Lock()
+			defer mu.Unlock()
+			if st == http.StateNew {
+				unused[c] = struct{}{}
+			} else {
+				delete(unused, c)
+			}
+		},
 	}
 	logger.Info("close emulator listening", zap.String("addr", ln.Addr().String()))
 
@@ -54,7 +71,14 @@ func Serve(ctx context.Context, ln net.Listener, s *Server, logger *zap.Logger) 
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- srv.Shutdown(shutdownCtx) }()
+	mu.Lock()
+	for c := range unused {
+		_ = c.Close()
+	}
+	mu.Unlock()
+	err := <-shutdown
 	if serveErr := <-errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
 		err = serveErr
 	}
