@@ -28,12 +28,7 @@ func TestSIGKILLLosesNothingAndDuplicatesAtMostTheInFlight(t *testing.T) {
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
 	defer srv.CloseClientConnections()
-	topic := b.CreateTopic(t, partitions)
-	adm := b.Admin(t)
-	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, topic+".dlq"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic+".dlq") })
+	topic, adm := sourceAndDLQ(t, b, partitions)
 	cl := b.NewClient(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for p := int32(0); p < partitions; p++ {
 		for i := 0; i < perPartition; i++ {

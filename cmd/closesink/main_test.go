@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/closesink/closesink/pkg/closeemu"
@@ -128,12 +129,7 @@ func TestRunRejectedKeyExits2(t *testing.T) {
 	b := kafkatest.Start(t)
 	srv := httptest.NewServer(closeemu.New(closeemu.Config{APIKeys: []string{"api_good"}}))
 	defer srv.Close()
-	topic := b.CreateTopic(t, 1)
-	adm := b.Admin(t)
-	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, topic+".dlq"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic+".dlq") })
+	topic, _ := sourceAndDLQ(t, b, 1)
 	r := runToEnd(t, []string{"CLOSE_API_KEY=api_revokedKey123"}, "run", "--brokers", strings.Join(b.Brokers, ","),
 		"--topic", topic, "--close-url", srv.URL)
 	if r.code != exitConfig || !strings.Contains(r.stderr, "Close rejected the API key") || !strings.Contains(r.stderr, "401") ||
@@ -150,13 +146,7 @@ func TestRunDeliversSeedAndStopsOnSIGTERM(t *testing.T) {
 	emu := closeemu.New(closeemu.Config{APIKeys: []string{key}})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
-	topic := b.CreateTopic(t, 2)
-	adm := b.Admin(t)
-	ctx := context.Background()
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic+".dlq"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic+".dlq") })
+	topic, adm := sourceAndDLQ(t, b, 2)
 	cl := b.NewClient(t)
 	kafkatest.Produce(t, cl, &kgo.Record{Topic: topic, Value: []byte(`{"type":"track","event":"Lead Submitted",
 		"traits":{"email":"jane.doe@acme.com","firstName":"Jane","lastName":"Doe","company":"Acme Inc"},
@@ -204,12 +194,7 @@ func TestRunSecondSignalExitsAtOnce(t *testing.T) {
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
 	defer srv.CloseClientConnections()
-	topic := b.CreateTopic(t, 1)
-	adm := b.Admin(t)
-	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, topic+".dlq"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic+".dlq") })
+	topic, adm := sourceAndDLQ(t, b, 1)
 	group := kafkatest.UniqueName(t, "grp")
 	cmd, _, errb := closesink(t, []string{"CLOSE_API_KEY=api_k"}, "run", "--brokers", strings.Join(b.Brokers, ","),
 		"--topic", topic, "--group", group, "--close-url", srv.URL, "--shutdown-timeout", "1h")
@@ -256,4 +241,17 @@ func TestRunSecondSignalExitsAtOnce(t *testing.T) {
 	if lag := kafkatest.Lag(adm, group, topic); lag == "" {
 		t.Fatal("the in-flight record was committed though its outcome was never known")
 	}
+}
+
+// sourceAndDLQ creates a source topic and its default dead-letter topic
+// (<topic>.dlq), both removed when the test ends.
+func sourceAndDLQ(t *testing.T, b *kafkatest.Backend, partitions int32) (string, *kadm.Client) {
+	t.Helper()
+	topic := b.CreateTopic(t, partitions)
+	adm := b.Admin(t)
+	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, topic+".dlq"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic+".dlq") })
+	return topic, adm
 }

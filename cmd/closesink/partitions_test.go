@@ -22,12 +22,7 @@ func TestServiceFollowsPartitionGrowth(t *testing.T) {
 	b := kafkatest.Start(t)
 	srv := httptest.NewServer(closeemu.New(closeemu.Config{APIKeys: []string{"api_k"}}))
 	defer srv.Close()
-	topic := b.CreateTopic(t, 1)
-	adm := b.Admin(t)
-	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, topic+".dlq"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic+".dlq") })
+	topic, adm := sourceAndDLQ(t, b, 1)
 
 	cfg := config.Defaults()
 	cfg.Brokers, cfg.Topic, cfg.DLQTopic = b.Brokers, topic, topic+".dlq"
