@@ -16,7 +16,7 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/closesink/closesink/pkg/version.Version=${VERSION}" \
+      -ldflags "-s -w -X github.com/closesink/closesink/internal/version.Version=${VERSION}" \
       -o /out/closesink ./cmd/closesink
 
 # Final stage: no shell, no package manager, nothing to patch but the binary.

@@ -2,9 +2,9 @@
 GO       ?= go
 PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X github.com/closesink/closesink/pkg/version.Version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/closesink/closesink/internal/version.Version=$(VERSION)
 
-.PHONY: all build test test-short vet fmt bench demo kafka-up kafka-down kafka-status clean
+.PHONY: all build test test-short vet fmt bench demo kafka-up kafka-down kafka-status clean test-e2e
 
 all: vet test build
 
@@ -16,6 +16,14 @@ test: ## every test, race detector on; set KAFKA_BROKERS to use a real broker
 
 test-short: ## fast unit tests only
 	$(GO) test -short -count=1 $(PKGS)
+
+test-e2e: build ## fault suite (internal/e2e): bin/closesink as processes on a real broker; starts kafka-local.sh if KAFKA_BROKERS is unset
+	@if [ -z "$$KAFKA_BROKERS" ]; then \
+		line="$$(./scripts/kafka-local.sh start)" || exit 1; \
+		export "$$line"; \
+	fi; \
+	echo "test-e2e: KAFKA_BROKERS=$$KAFKA_BROKERS"; \
+	$(GO) test -tags e2e -count=1 -v -timeout 25m ./internal/e2e/
 
 vet:
 	$(GO) vet $(PKGS)

@@ -1,7 +1,7 @@
 // Package consumer runs the Kafka side of closesink: a franz-go consumer
 // group with one worker goroutine per assigned partition, each processing its
 // partition's records in order and committing an offset only after the
-// record's outcome is final (design.md §2).
+// record's outcome is final (docs/design.md §2).
 //
 // How the pieces fit:
 //   - The poll loop (Run) only dispatches: it appends records to the owning
@@ -12,7 +12,8 @@
 //   - kgo.BlockRebalanceOnPoll gates the poll loop against the rebalance
 //     callbacks, so records from a poll are always dispatched to the worker
 //     that owns them, never to a worker of a later assignment.
-//   - Each worker commits its own partition with CommitOffsetsSync. On
+//   - Each worker commits its own partition with CommitRecords (a
+//     synchronous commit of the last final record's offset+1). On
 //     revocation the callback stops the partition's worker, waits for it (an
 //     HTTP request already sent finishes and is committed), commits what is
 //     final and only then returns, so no commit for that partition is ever
@@ -74,6 +75,13 @@ type Config struct {
 	// (rate limit, retries) does, and then the refetch costs nothing.
 	MaxBuffered      int
 	MaxBufferedBytes int
+	// MemberBufferedBytes bounds the bytes queued across all of this
+	// member's partitions (default 64 MiB): each partition's byte bound is
+	// the smaller of MaxBufferedBytes and an equal share of this. A queued
+	// record counts its key, value and headers (franz-go keeps its whole
+	// decompressed batch alive while one record of it is queued, so the
+	// real footprint is larger; the bound keeps it proportional).
+	MemberBufferedBytes int
 	// CommitEvery bounds how many final, non-urgent records (drops) may
 	// wait for a commit while the worker stays busy (default 500).
 	CommitEvery int
@@ -85,8 +93,14 @@ type Config struct {
 	// the rest of the member keeps working); closesink wires
 	// delivery.Client.Abort here.
 	OnStopTimeout func()
-	// CommitTimeout bounds each final commit on revocation (default 10s).
+	// CommitTimeout bounds the final commit of a partition on revocation
+	// and on the final stop, retries included (default 10s).
 	CommitTimeout time.Duration
+	// CommitRetry is how soon a failed commit is tried again while the
+	// partition has nothing new to process (default 1s): an idle partition
+	// would otherwise keep a delivered record uncommitted until its next
+	// record, and a crash or rebalance meanwhile would send it again.
+	CommitRetry time.Duration
 	// ClientOpts are extra franz-go options (TLS, SASL, timeouts, logger).
 	ClientOpts []kgo.Opt
 	// OnCommit, if set, is told of every successful commit (partition and
@@ -96,6 +110,14 @@ type Config struct {
 	// "assigned", "revoked" or "lost". Called after the change took effect.
 	OnRebalance func(event string, partitions []int32)
 }
+
+// Defaults that closesink's settings take over and validate against.
+const (
+	// DefaultStopTimeout is Config.StopTimeout's default (--shutdown-timeout).
+	DefaultStopTimeout = 30 * time.Second
+	// DefaultCommitTimeout is Config.CommitTimeout's default.
+	DefaultCommitTimeout = 10 * time.Second
+)
 
 func (c *Config) setDefaults() {
 	if c.MaxBuffered <= 0 {
@@ -108,10 +130,16 @@ func (c *Config) setDefaults() {
 		c.CommitEvery = 500
 	}
 	if c.StopTimeout <= 0 {
-		c.StopTimeout = 30 * time.Second
+		c.StopTimeout = DefaultStopTimeout
+	}
+	if c.MemberBufferedBytes <= 0 {
+		c.MemberBufferedBytes = 64 << 20
 	}
 	if c.CommitTimeout <= 0 {
-		c.CommitTimeout = 10 * time.Second
+		c.CommitTimeout = DefaultCommitTimeout
+	}
+	if c.CommitRetry <= 0 {
+		c.CommitRetry = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -133,15 +161,30 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// fetchCommitter is the part of *kgo.Client the partition workers use; a
+// seam so the workers' pause, resume and commit logic is tested without a
+// broker.
+type fetchCommitter interface {
+	PauseFetchPartitions(map[string][]int32) map[string][]int32
+	ResumeFetchPartitions(map[string][]int32)
+	CommitRecords(context.Context, ...*kgo.Record) error
+}
+
+var _ fetchCommitter = (*kgo.Client)(nil)
+
 // Consumer is one member of the closesink consumer group.
 type Consumer struct {
 	cfg Config
 	cl  *kgo.Client
+	fc  fetchCommitter // cl, except in tests
 	log *zap.Logger
 
 	mu      sync.Mutex
 	workers map[int32]*worker
 	closing atomic.Bool // Run is stopping: revocations are the final stop
+	fatal   error       // set by the poll loop's goroutine only
+	// assignedCount is len(workers), readable without mu (byteBound).
+	assignedCount atomic.Int32
 }
 
 // New creates the group client. It does not contact the brokers yet.
@@ -160,6 +203,9 @@ func New(cfg Config) (*Consumer, error) {
 		// before closesink's first start must not be skipped.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
+		// An event from an aborted Kafka transaction never happened: it
+		// must not become a lead.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(c.assigned),
 		kgo.OnPartitionsRevoked(c.revoked),
@@ -173,12 +219,18 @@ func New(cfg Config) (*Consumer, error) {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
 	c.cl = cl
+	c.fc = cl
 	return c, nil
 }
 
-// Client is the underlying franz-go client (to produce dead-letter records
-// on the same connections, or for admin requests).
+// Client is the underlying franz-go group client (for admin requests).
 func (c *Consumer) Client() *kgo.Client { return c.cl }
+
+// ErrNoWorker is returned by Run when the poll loop got records for a
+// partition this member has no worker for. BlockRebalanceOnPoll makes that
+// impossible; if it happens anyway the member stops (without committing
+// those records) rather than skip them.
+var ErrNoWorker = errors.New("consumer: records for a partition without a worker")
 
 // pollBatch bounds how many records one poll hands out, so dispatch (done
 // while rebalances are blocked) stays short.
@@ -186,17 +238,17 @@ const pollBatch = 1000
 
 // Run consumes until ctx is done, then stops gracefully: workers finish the
 // record in hand (an HTTP request already sent completes), final offsets are
-// committed, and the member leaves the group. Run closes the client before it
-// returns. It returns nil after a graceful stop.
+// committed while the member is still in the group, and then the member
+// leaves. Run closes the client before it returns. It returns nil after a
+// graceful stop, ErrNoWorker (wrapped) when an invariant broke.
 func (c *Consumer) Run(ctx context.Context) error {
-	defer c.cl.Close() // leaves the group; c.revoked stops and commits the remaining workers
+	defer c.cl.Close() // leaves the group, after stopAll committed
 	for {
 		fetches := c.cl.PollRecords(ctx, pollBatch)
-		if fetches.IsClientClosed() || ctx.Err() != nil {
-			c.closing.Store(true)
-			c.cl.AllowRebalance()
+		if fetches.IsClientClosed() || ctx.Err() != nil || c.fatal != nil {
 			c.log.Info("stopping: no more fetching; finishing in-flight work")
-			return nil
+			c.stopAll(ctx)
+			return c.fatal
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
 			c.log.Warn("fetch error", zap.String("topic", topic), zap.Int32("partition", p), zap.Error(err))
@@ -204,6 +256,38 @@ func (c *Consumer) Run(ctx context.Context) error {
 		fetches.EachPartition(c.dispatch)
 		c.cl.AllowRebalance()
 	}
+}
+
+// stopAll is the final stop. Polling with a done context keeps rebalances
+// blocked (BlockRebalanceOnPoll), so no partition can move while the
+// workers drain and commit: the member is still in the group and its
+// commits are accepted. Only then does Run's Close leave the group (its
+// revoke callback finds no workers left). franz-go's Close alone would leave
+// first and run the callback after, when a commit is rejected.
+func (c *Consumer) stopAll(ctx context.Context) {
+	c.closing.Store(true)
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	c.cl.PollRecords(done, 1) // returns at once, holding off rebalances
+	c.mu.Lock()
+	parts := make([]int32, 0, len(c.workers))
+	for p := range c.workers {
+		parts = append(parts, p)
+	}
+	c.mu.Unlock()
+	c.stopAndCommit(parts)
+	c.cl.AllowRebalance()
+}
+
+// byteBound is a partition's byte bound: MaxBufferedBytes, or less when an
+// equal share of MemberBufferedBytes is smaller, so the member's queues
+// together stay within MemberBufferedBytes whatever the assignment.
+func (c *Consumer) byteBound() int {
+	n := int(c.assignedCount.Load())
+	if n < 1 {
+		n = 1
+	}
+	return min(c.cfg.MaxBufferedBytes, c.cfg.MemberBufferedBytes/n)
 }
 
 func (c *Consumer) dispatch(p kgo.FetchTopicPartition) {
@@ -214,10 +298,11 @@ func (c *Consumer) dispatch(p kgo.FetchTopicPartition) {
 	w := c.workers[p.Partition]
 	c.mu.Unlock()
 	if w == nil {
-		// BlockRebalanceOnPoll makes this impossible; if it ever happens the
-		// records stay uncommitted and are re-read by the partition's owner.
-		c.log.Error("records for a partition without a worker; leaving them uncommitted",
-			zap.Int32("partition", p.Partition), zap.Int("records", len(p.Records)))
+		if c.fatal == nil {
+			c.fatal = fmt.Errorf("%w: partition %d (%d records from offset %d); stopping so they are read again",
+				ErrNoWorker, p.Partition, len(p.Records), p.Records[0].Offset)
+			c.log.Error("invariant broken", zap.Error(c.fatal))
+		}
 		return
 	}
 	w.enqueue(p.Records)

@@ -21,6 +21,7 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 		}
 		w := newWorker(c, p)
 		c.workers[p] = w
+		c.assignedCount.Store(int32(len(c.workers)))
 		go w.run()
 	}
 	c.mu.Unlock()
@@ -38,13 +39,7 @@ func (c *Consumer) notify(event string, parts []int32) {
 // work, commits what is final and returns: the group's rebalance goes on only
 // after that, so the next owner starts exactly after our last final record.
 func (c *Consumer) revoked(_ context.Context, cl *kgo.Client, revoked map[string][]int32) {
-	ws := c.take(revoked[c.cfg.Topic])
-	c.stop(ws)
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommitTimeout)
-	defer cancel()
-	for _, w := range ws {
-		w.commit(ctx)
-	}
+	c.stopAndCommit(revoked[c.cfg.Topic])
 	cl.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: revoked[c.cfg.Topic]})
 	c.log.Info("partitions revoked", zap.Int32s("partitions", revoked[c.cfg.Topic]))
 	c.notify("revoked", revoked[c.cfg.Topic])
@@ -64,6 +59,18 @@ func (c *Consumer) lost(_ context.Context, cl *kgo.Client, lost map[string][]int
 	c.notify("lost", lost[c.cfg.Topic])
 }
 
+// stopAndCommit stops the partitions' workers, waits for them and commits
+// their last final offsets, retrying each until CommitTimeout.
+func (c *Consumer) stopAndCommit(parts []int32) {
+	ws := c.take(parts)
+	c.stop(ws)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommitTimeout)
+	defer cancel()
+	for _, w := range ws {
+		w.commitUntil(ctx)
+	}
+}
+
 func (c *Consumer) take(parts []int32) []*worker {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -72,6 +79,7 @@ func (c *Consumer) take(parts []int32) []*worker {
 		if w := c.workers[p]; w != nil {
 			ws = append(ws, w)
 			delete(c.workers, p)
+			c.assignedCount.Store(int32(len(c.workers)))
 		}
 	}
 	return ws
@@ -112,6 +120,26 @@ func (c *Consumer) stop(ws []*worker) {
 		if c.cfg.OnStopTimeout != nil {
 			c.cfg.OnStopTimeout()
 		}
+		// The abort ends HTTP requests at once. Work it cannot end (a
+		// dead-letter write to a stuck broker) gets CommitTimeout more;
+		// then the stop goes on without it, and its partition commits
+		// nothing more: those records are not final.
+		t.Reset(c.cfg.CommitTimeout)
+		select {
+		case <-all:
+			return
+		case <-t.C:
+		}
+		for _, w := range ws {
+			select {
+			case <-w.done:
+			default:
+				w.noCommit.Store(true)
+				c.log.Error("partition still busy after the stop timeout and the abort; leaving it uncommitted from its last commit",
+					zap.Int32("partition", w.partition))
+			}
+		}
+		return
 	}
 	<-all
 }

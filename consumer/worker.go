@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -20,7 +21,7 @@ type worker struct {
 
 	mu     sync.Mutex
 	queue  []*kgo.Record
-	bytes  int // value bytes queued
+	bytes  int // bytes queued (recordSize)
 	paused bool
 	wake   chan struct{} // cap 1: "the queue may have grown"
 
@@ -43,7 +44,7 @@ func (w *worker) enqueue(recs []*kgo.Record) {
 	w.mu.Lock()
 	w.queue = append(w.queue, recs...)
 	for _, r := range recs {
-		w.bytes += len(r.Value)
+		w.bytes += recordSize(r)
 	}
 	pause := !w.paused && w.full()
 	if pause {
@@ -51,7 +52,7 @@ func (w *worker) enqueue(recs []*kgo.Record) {
 	}
 	w.mu.Unlock()
 	if pause {
-		w.c.cl.PauseFetchPartitions(map[string][]int32{w.c.cfg.Topic: {w.partition}})
+		w.c.fc.PauseFetchPartitions(map[string][]int32{w.c.cfg.Topic: {w.partition}})
 	}
 	select {
 	case w.wake <- struct{}{}:
@@ -61,16 +62,27 @@ func (w *worker) enqueue(recs []*kgo.Record) {
 
 // full and halfEmpty are the pause and resume thresholds; call with mu held.
 func (w *worker) full() bool {
-	return len(w.queue) >= w.c.cfg.MaxBuffered || w.bytes >= w.c.cfg.MaxBufferedBytes
+	return len(w.queue) >= w.c.cfg.MaxBuffered || w.bytes >= w.c.byteBound()
 }
 
 func (w *worker) halfEmpty() bool {
-	return len(w.queue) <= w.c.cfg.MaxBuffered/2 && w.bytes <= w.c.cfg.MaxBufferedBytes/2
+	return len(w.queue) <= w.c.cfg.MaxBuffered/2 && w.bytes <= w.c.byteBound()/2
+}
+
+// recordSize is what a queued record counts against the byte bounds.
+func recordSize(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 // next returns the next record, waiting for one; ok is false once the worker
-// is cancelled. idle reports that the queue is now empty.
-func (w *worker) next() (rec *kgo.Record, idle, ok bool) {
+// is cancelled. idle reports that the queue is now empty. A tick on retry
+// (nil: none) makes next return with a nil record and ok true, so the caller
+// can retry a failed commit while there is nothing to process.
+func (w *worker) next(retry <-chan time.Time) (rec *kgo.Record, idle, ok bool) {
 	for {
 		if w.ctx.Err() != nil {
 			return nil, false, false
@@ -80,7 +92,7 @@ func (w *worker) next() (rec *kgo.Record, idle, ok bool) {
 			rec = w.queue[0]
 			w.queue[0] = nil
 			w.queue = w.queue[1:]
-			w.bytes -= len(rec.Value)
+			w.bytes -= recordSize(rec)
 			idle = len(w.queue) == 0
 			resume := w.paused && w.halfEmpty()
 			if resume {
@@ -88,7 +100,7 @@ func (w *worker) next() (rec *kgo.Record, idle, ok bool) {
 			}
 			w.mu.Unlock()
 			if resume {
-				w.c.cl.ResumeFetchPartitions(map[string][]int32{w.c.cfg.Topic: {w.partition}})
+				w.c.fc.ResumeFetchPartitions(map[string][]int32{w.c.cfg.Topic: {w.partition}})
 			}
 			return rec, idle, true
 		}
@@ -96,6 +108,8 @@ func (w *worker) next() (rec *kgo.Record, idle, ok bool) {
 		select {
 		case <-w.ctx.Done():
 		case <-w.wake:
+		case <-retry:
+			return nil, true, true
 		}
 	}
 }
@@ -103,10 +117,23 @@ func (w *worker) next() (rec *kgo.Record, idle, ok bool) {
 func (w *worker) run() {
 	defer close(w.done)
 	log := w.c.log.With(zap.Int32("partition", w.partition))
+	retry := time.NewTimer(w.c.cfg.CommitRetry)
+	defer retry.Stop()
 	for {
-		rec, idle, ok := w.next()
+		// Arm the retry only while a final record is left uncommitted (a
+		// commit failed): nothing else would commit it while idle.
+		var tick <-chan time.Time
+		if w.uncommitted() {
+			retry.Reset(w.c.cfg.CommitRetry)
+			tick = retry.C
+		}
+		rec, idle, ok := w.next(tick)
 		if !ok {
 			return
+		}
+		if rec == nil {
+			w.commit(w.ctx)
+			continue
 		}
 		urgent, err := w.c.cfg.Handler.Handle(w.ctx, rec)
 		if err != nil {
@@ -123,24 +150,55 @@ func (w *worker) run() {
 	}
 }
 
+// uncommitted reports a final record newer than the last commit.
+func (w *worker) uncommitted() bool {
+	// noCommit first: a worker abandoned while still running may write
+	// final, which must then not be read.
+	return !w.noCommit.Load() && w.final != nil && w.final.Offset+1 > w.committed
+}
+
 // commit commits the last final offset if it is newer than the last commit.
-// A failed commit is logged and retried with the next one.
-func (w *worker) commit(ctx context.Context) {
-	if w.final == nil || w.noCommit.Load() || w.final.Offset+1 <= w.committed {
-		return
+// A failed commit is logged and retried with the next one, or on the retry
+// timer while the partition is idle. It reports whether nothing is left to
+// commit.
+func (w *worker) commit(ctx context.Context) bool {
+	if !w.uncommitted() {
+		return true
 	}
 	if ctx.Err() != nil {
-		return // the revocation path commits with its own context
+		return false // the revocation path commits with its own context
 	}
 	rec := w.final
-	if err := w.c.cl.CommitRecords(ctx, rec); err != nil {
-		w.c.log.Warn("commit failed; will retry with the next commit",
+	if err := w.c.fc.CommitRecords(ctx, rec); err != nil {
+		w.c.log.Warn("commit failed; will retry",
 			zap.Int32("partition", w.partition), zap.Int64("offset", rec.Offset+1), zap.Error(err))
-		return
+		return false
 	}
 	w.committed = rec.Offset + 1
 	w.pending = 0
 	if w.c.cfg.OnCommit != nil {
 		w.c.cfg.OnCommit(w.partition, w.committed)
+	}
+	return true
+}
+
+// commitUntil commits the last final offset once the worker has stopped,
+// retrying a failed commit with a short, growing wait until ctx ends (a
+// commit can fail transiently, e.g. while the coordinator moves).
+func (w *worker) commitUntil(ctx context.Context) {
+	wait := 50 * time.Millisecond
+	for !w.commit(ctx) {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if w.uncommitted() {
+				w.c.log.Error("final commit failed before the commit timeout; these records will be processed again",
+					zap.Int32("partition", w.partition), zap.Int64("from_offset", w.committed), zap.Int64("to_offset", w.final.Offset+1))
+			}
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
 	}
 }

@@ -1,7 +1,7 @@
 // Package deadletter writes records whose outcome is a failure to the
 // dead-letter topic, reads them back, and replays them.
 //
-// The header contract (design.md §5): the original key, value and headers are
+// The header contract (docs/design.md §5): the original key, value and headers are
 // copied unchanged and closesink adds the headers named by the constants
 // below. A record that is dead-lettered again during a replay keeps its
 // original closesink.source.* headers, gets fresh error headers and has
@@ -10,13 +10,14 @@
 package deadletter
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/closesink/closesink/pipeline"
 )
 
 // Header names of the dead-letter contract.
@@ -35,58 +36,44 @@ const (
 	// when the value was too large for the dead-letter topic and was left
 	// out; the record's source headers say where to read it.
 	HeaderValueOmitted = "closesink.value_omitted"
+	// HeaderKeyOmitted (the key's size) and HeaderHeadersOmitted (how many
+	// of the producer's headers) are set when even the record without its
+	// value was too large, so the key and the producer's headers were left
+	// out too. The source headers still say where the original is.
+	HeaderKeyOmitted     = "closesink.key_omitted"
+	HeaderHeadersOmitted = "closesink.headers_omitted"
 
 	headerPrefix = "closesink."
-	// MaxMessageBytes bounds closesink.error.message (design.md §5).
+	// MaxMessageBytes bounds closesink.error.message (docs/design.md §5).
 	MaxMessageBytes = 1024
 )
 
-// Class says why a record was dead-lettered.
-type Class string
-
-// The dead-letter classes.
-const (
-	ClassPermanent        Class = "permanent"
-	ClassRetriesExhausted Class = "retries_exhausted"
-	ClassInvalidEvent     Class = "invalid_event"
-)
-
-// ParseClass accepts one of the three class names.
-func ParseClass(s string) (Class, error) {
-	switch c := Class(strings.TrimSpace(s)); c {
-	case ClassPermanent, ClassRetriesExhausted, ClassInvalidEvent:
-		return c, nil
-	}
-	return "", fmt.Errorf("unknown error class %q (want permanent, retries_exhausted or invalid_event)", s)
-}
-
-// Failure describes the final failure of one record.
-type Failure struct {
-	Class      Class
-	HTTPStatus int // 0 when there was no HTTP response
-	Message    string
-	Attempts   int
-	FailedAt   time.Time
-}
-
 // Info is what the dead-letter headers of a record say.
 type Info struct {
-	Failure
+	pipeline.Failure
 	SourceTopic     string
 	SourcePartition int32
 	SourceOffset    int64
 	SourceTimestamp time.Time
 	Replays         int
+	// ValueOmitted is the size of a value that was too large for the DLQ
+	// and was left out (0: the value is here). Such a record cannot be
+	// replayed from the DLQ; its source position still holds the value.
+	ValueOmitted int
+	// KeyOmitted and HeadersOmitted: see HeaderKeyOmitted.
+	KeyOmitted, HeadersOmitted int
 }
 
 // Build returns the record to write to the dead-letter topic for src.
 //
-// If src is itself a dead-letter record (it carries closesink.source.topic),
-// it is being replayed: its source headers are kept and closesink.replays is
-// incremented. Otherwise the source headers describe src. Build does not
-// modify src.
-func Build(dlqTopic string, src *kgo.Record, f Failure) *kgo.Record {
+// If src was read from the dead-letter topic itself, it is being replayed:
+// its source headers and omission markers are kept and closesink.replays is
+// incremented. Otherwise the source headers describe src, whatever
+// closesink.* headers a producer put on it (they are not trusted as
+// provenance, and are dropped). Build does not modify src.
+func Build(dlqTopic string, src *kgo.Record, f pipeline.Failure) *kgo.Record {
 	prev, isReplay := Parse(src)
+	isReplay = isReplay && src.Topic == dlqTopic
 	out := &kgo.Record{Topic: dlqTopic, Key: src.Key, Value: src.Value}
 	out.Headers = make([]kgo.RecordHeader, 0, len(src.Headers)+10)
 	for _, h := range src.Headers {
@@ -122,8 +109,21 @@ func Build(dlqTopic string, src *kgo.Record, f Failure) *kgo.Record {
 	if replays > 0 {
 		add(HeaderReplays, strconv.Itoa(replays))
 	}
+	if isReplay {
+		for _, m := range []struct {
+			key string
+			n   int
+		}{{HeaderValueOmitted, prev.ValueOmitted}, {HeaderKeyOmitted, prev.KeyOmitted}, {HeaderHeadersOmitted, prev.HeadersOmitted}} {
+			if m.n > 0 {
+				add(m.key, strconv.Itoa(m.n))
+			}
+		}
+	}
 	return out
 }
+
+// FromDLQ reports whether rec was read from the dead-letter topic dlqTopic.
+func FromDLQ(dlqTopic string, rec *kgo.Record) bool { return rec.Topic == dlqTopic }
 
 // Parse reads the dead-letter headers of rec. ok is false when rec carries no
 // closesink.source.topic header (it is not a dead-letter record). Malformed
@@ -134,7 +134,7 @@ func Parse(rec *kgo.Record) (info Info, ok bool) {
 		v := string(h.Value)
 		switch h.Key {
 		case HeaderClass:
-			info.Class = Class(v)
+			info.Class = pipeline.Class(v)
 		case HeaderStatus:
 			info.HTTPStatus, _ = strconv.Atoi(v)
 		case HeaderMessage:
@@ -154,6 +154,12 @@ func Parse(rec *kgo.Record) (info Info, ok bool) {
 			info.FailedAt, _ = time.Parse(time.RFC3339Nano, v)
 		case HeaderReplays:
 			info.Replays, _ = strconv.Atoi(v)
+		case HeaderValueOmitted:
+			info.ValueOmitted, _ = strconv.Atoi(v)
+		case HeaderKeyOmitted:
+			info.KeyOmitted, _ = strconv.Atoi(v)
+		case HeaderHeadersOmitted:
+			info.HeadersOmitted, _ = strconv.Atoi(v)
 		}
 	}
 	return info, ok
@@ -165,6 +171,21 @@ func OriginalHeaders(rec *kgo.Record) []kgo.RecordHeader {
 	var out []kgo.RecordHeader
 	for _, h := range rec.Headers {
 		if !strings.HasPrefix(h.Key, headerPrefix) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// RepublishHeaders are the headers of a DLQ record republished to another
+// topic (replay --to-topic): the producer's headers plus the source pointer,
+// so the record's origin is not lost. The service does not trust them as
+// provenance if the record fails again (Build describes its new position).
+func RepublishHeaders(rec *kgo.Record) []kgo.RecordHeader {
+	out := OriginalHeaders(rec)
+	for _, h := range rec.Headers {
+		switch h.Key {
+		case HeaderSourceTopic, HeaderSourcePartition, HeaderSourceOffset, HeaderSourceTimestamp:
 			out = append(out, h)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/closesink/closesink/pipeline"
 )
 
 func header(rec *kgo.Record, key string) (string, bool) {
@@ -30,7 +32,7 @@ func TestBuildCopiesOriginalAndAddsContract(t *testing.T) {
 		Key: []byte("user-123"), Value: []byte(`{"type":"track"}`),
 		Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("abc")}},
 	}
-	out := Build("leads.dlq", src, Failure{Class: ClassPermanent, HTTPStatus: 401, Message: "Unauthorized", Attempts: 1, FailedAt: failed})
+	out := Build("leads.dlq", src, pipeline.Failure{Class: pipeline.ClassPermanent, HTTPStatus: 401, Message: "Unauthorized", Attempts: 1, FailedAt: failed})
 	if out.Topic != "leads.dlq" || string(out.Key) != "user-123" || string(out.Value) != `{"type":"track"}` {
 		t.Fatalf("key/value/topic not copied: %+v", out)
 	}
@@ -54,7 +56,7 @@ func TestBuildCopiesOriginalAndAddsContract(t *testing.T) {
 		t.Fatalf("Build modified the source record's headers")
 	}
 	info, ok := Parse(out)
-	if !ok || info.Class != ClassPermanent || info.HTTPStatus != 401 || info.SourceOffset != 42 ||
+	if !ok || info.Class != pipeline.ClassPermanent || info.HTTPStatus != 401 || info.SourceOffset != 42 ||
 		info.SourcePartition != 3 || !info.SourceTimestamp.Equal(ts) || !info.FailedAt.Equal(failed) || info.Replays != 0 {
 		t.Fatalf("Parse round trip: %+v ok=%v", info, ok)
 	}
@@ -63,18 +65,18 @@ func TestBuildCopiesOriginalAndAddsContract(t *testing.T) {
 func TestBuildReplayKeepsSourceAndCountsReplays(t *testing.T) {
 	src := &kgo.Record{Topic: "leads", Partition: 1, Offset: 7, Timestamp: time.Unix(100, 0), Value: []byte("{}"),
 		Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("v")}}}
-	first := Build("leads.dlq", src, Failure{Class: ClassPermanent, HTTPStatus: 401, Message: "Unauthorized", Attempts: 1})
+	first := Build("leads.dlq", src, pipeline.Failure{Class: pipeline.ClassPermanent, HTTPStatus: 401, Message: "Unauthorized", Attempts: 1})
 	// As read back from the DLQ topic: its own position differs from the source.
 	first.Topic, first.Partition, first.Offset = "leads.dlq", 0, 99
-	second := Build("leads.dlq", first, Failure{Class: ClassRetriesExhausted, HTTPStatus: 503, Message: "unavailable", Attempts: 5})
+	second := Build("leads.dlq", first, pipeline.Failure{Class: pipeline.ClassRetriesExhausted, HTTPStatus: 503, Message: "unavailable", Attempts: 5})
 	info, ok := Parse(second)
 	if !ok || info.SourceTopic != "leads" || info.SourcePartition != 1 || info.SourceOffset != 7 {
 		t.Fatalf("source headers not kept on replay: %+v", info)
 	}
-	if info.Replays != 1 || info.Class != ClassRetriesExhausted || info.HTTPStatus != 503 || info.Attempts != 5 {
+	if info.Replays != 1 || info.Class != pipeline.ClassRetriesExhausted || info.HTTPStatus != 503 || info.Attempts != 5 {
 		t.Fatalf("replay failure headers wrong: %+v", info)
 	}
-	third := Build("leads.dlq", second, Failure{Class: ClassInvalidEvent, Message: "bad"})
+	third := Build("leads.dlq", second, pipeline.Failure{Class: pipeline.ClassInvalidEvent, Message: "bad"})
 	info, _ = Parse(third)
 	if info.Replays != 2 || info.HTTPStatus != 0 {
 		t.Fatalf("second replay: %+v", info)
@@ -98,7 +100,7 @@ func TestBuildReplayKeepsSourceAndCountsReplays(t *testing.T) {
 
 func TestBuildTruncatesMessageAtRuneBoundary(t *testing.T) {
 	msg := strings.Repeat("é", 600) + "\xff" // 1200 bytes of 2-byte runes plus invalid UTF-8
-	out := Build("d", &kgo.Record{}, Failure{Class: ClassPermanent, Message: msg})
+	out := Build("d", &kgo.Record{}, pipeline.Failure{Class: pipeline.ClassPermanent, Message: msg})
 	got, _ := header(out, HeaderMessage)
 	if len(got) > MaxMessageBytes || !strings.HasPrefix(msg, got) || len(got) < MaxMessageBytes-1 {
 		t.Fatalf("message len %d not cut at rune boundary within %d bytes", len(got), MaxMessageBytes)
@@ -107,11 +109,11 @@ func TestBuildTruncatesMessageAtRuneBoundary(t *testing.T) {
 
 func TestParseClass(t *testing.T) {
 	for _, s := range []string{"permanent", "retries_exhausted", " invalid_event "} {
-		if _, err := ParseClass(s); err != nil {
-			t.Errorf("ParseClass(%q): %v", s, err)
+		if _, err := pipeline.ParseClass(s); err != nil {
+			t.Errorf("pipeline.ParseClass(%q): %v", s, err)
 		}
 	}
-	if _, err := ParseClass("nope"); err == nil {
+	if _, err := pipeline.ParseClass("nope"); err == nil {
 		t.Error("ParseClass accepted an unknown class")
 	}
 }
@@ -134,11 +136,10 @@ func (p *flakyProducer) ProduceSync(_ context.Context, rs ...*kgo.Record) kgo.Pr
 func TestWriterRetriesUntilAcknowledged(t *testing.T) {
 	p := &flakyProducer{}
 	p.fails.Store(3)
-	w := NewWriter(p, "leads.dlq")
-	w.Backoff, w.MaxBackoff = time.Millisecond, 2*time.Millisecond
 	var errs int
-	w.OnError = func(int, error) { errs++ }
-	if err := w.Write(context.Background(), &kgo.Record{Topic: "leads"}, Failure{Class: ClassPermanent}); err != nil {
+	w := newWriter(t, WriterConfig{Producer: p, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
+		OnError: func(int, error) { errs++ }})
+	if err := w.Write(context.Background(), &kgo.Record{Topic: "leads"}, pipeline.Failure{Class: pipeline.ClassPermanent}); err != nil {
 		t.Fatal(err)
 	}
 	if p.calls.Load() != 4 || errs != 3 || len(p.got) != 1 || p.got[0].Topic != "leads.dlq" {
@@ -149,12 +150,11 @@ func TestWriterRetriesUntilAcknowledged(t *testing.T) {
 func TestWriterStopsOnContextWithoutSkipping(t *testing.T) {
 	p := &flakyProducer{}
 	p.fails.Store(1 << 30)
-	w := NewWriter(p, "leads.dlq")
-	w.Backoff = time.Hour // the cancel must end the wait, not the timer
 	ctx, cancel := context.WithCancel(context.Background())
-	w.OnError = func(int, error) { cancel() }
+	// Backoff: the cancel must end the wait, not the timer.
+	w := newWriter(t, WriterConfig{Producer: p, Backoff: time.Hour, OnError: func(int, error) { cancel() }})
 	start := time.Now()
-	err := w.Write(ctx, &kgo.Record{}, Failure{Class: ClassPermanent})
+	err := w.Write(ctx, &kgo.Record{}, pipeline.Failure{Class: pipeline.ClassPermanent})
 	if !errors.Is(err, ErrStopped) || !strings.Contains(err.Error(), "broker down") {
 		t.Fatalf("err = %v", err)
 	}
@@ -179,10 +179,10 @@ func (p *tooLargeProducer) ProduceSync(_ context.Context, rs ...*kgo.Record) kgo
 
 func TestWriterLeavesOutAValueTooLargeForTheDLQ(t *testing.T) {
 	p := &tooLargeProducer{max: 100}
-	w := NewWriter(p, "leads.dlq")
-	w.Backoff = time.Hour // no wait is expected: the smaller record goes at once
+	// Backoff: no wait is expected, the smaller record goes at once.
+	w := newWriter(t, WriterConfig{Producer: p, Backoff: time.Hour})
 	src := &kgo.Record{Topic: "leads", Partition: 2, Offset: 9, Key: []byte("k"), Value: bytes.Repeat([]byte("x"), 500)}
-	if err := w.Write(context.Background(), src, Failure{Class: ClassInvalidEvent, Message: "not JSON"}); err != nil {
+	if err := w.Write(context.Background(), src, pipeline.Failure{Class: pipeline.ClassInvalidEvent, Message: "not JSON"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.got) != 1 {
@@ -199,4 +199,15 @@ func TestWriterLeavesOutAValueTooLargeForTheDLQ(t *testing.T) {
 	if info.SourceOffset != 9 || info.SourcePartition != 2 || !strings.Contains(info.Message, "500 bytes left out") || !strings.Contains(info.Message, "not JSON") {
 		t.Fatalf("info %+v", info)
 	}
+}
+
+// newWriter builds a writer to leads.dlq.
+func newWriter(t *testing.T, cfg WriterConfig) *Writer {
+	t.Helper()
+	cfg.Topic = "leads.dlq"
+	w, err := NewWriter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }

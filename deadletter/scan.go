@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -100,6 +101,24 @@ func Plan(ctx context.Context, adm *kadm.Client, topic, group string, all bool) 
 	return out, nil
 }
 
+// scanIdleCheck is how long Scan waits for records before it checks whether
+// the rest of its ranges expired.
+var scanIdleCheck = 5 * time.Second
+
+// checkExpired finishes the ranges whose remaining records retention deleted.
+func checkExpired(ctx context.Context, cl *kgo.Client, topic string, remaining map[int32]int64, expired func(p int32, upTo int64)) error {
+	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("listing start offsets of %s: %w", topic, err)
+	}
+	for p := range remaining {
+		if o, ok := starts.Lookup(topic, p); ok && o.Err == nil && o.Offset > 0 {
+			expired(p, o.Offset)
+		}
+	}
+	return nil
+}
+
 // ErrStopScan is returned by a Scan callback to end the scan early; Scan then
 // returns nil.
 var ErrStopScan = errors.New("deadletter: stop scan")
@@ -113,9 +132,14 @@ var ErrStopScan = errors.New("deadletter: stop scan")
 // scan of a topic that keeps growing terminates.
 //
 // Transaction markers are read but not passed to fn: without them a range
-// ending in a marker would never look finished. Scan blocks; fn is called
-// from Scan's goroutine, one call at a time.
-func Scan(ctx context.Context, opts []kgo.Opt, topic string, ranges []Range, fn func(batch []*kgo.Record) error) error {
+// ending in a marker would never look finished. Records that retention
+// deletes while the scan runs cannot be read: once a partition's log start
+// passes its range's end (or the next record read lies beyond it), the range
+// counts as read and onExpired (if not nil) is told the offsets that were
+// lost, so a scan always ends. Scan blocks; fn is called from Scan's
+// goroutine, one call at a time.
+func Scan(ctx context.Context, opts []kgo.Opt, topic string, ranges []Range, fn func(batch []*kgo.Record) error,
+	onExpired func(partition int32, from, to int64)) error {
 	start := map[int32]kgo.Offset{}
 	remaining := map[int32]int64{}
 	for _, r := range ranges {
@@ -136,14 +160,48 @@ func Scan(ctx context.Context, opts []kgo.Opt, topic string, ranges []Range, fn 
 		return fmt.Errorf("kafka client for reading %s: %w", topic, err)
 	}
 	defer cl.Close()
+	next := map[int32]int64{} // the next offset each range expects
+	for p := range remaining {
+		next[p] = start[p].EpochOffset().Offset
+	}
+	var done []int32
+	finish := func(p int32) {
+		delete(remaining, p)
+		done = append(done, p)
+	}
+	expired := func(p int32, upTo int64) {
+		if upTo <= next[p] {
+			return // nothing was skipped
+		}
+		if onExpired != nil {
+			onExpired(p, next[p], min(upTo, remaining[p]))
+		}
+		if upTo >= remaining[p] {
+			finish(p)
+		}
+	}
 	for len(remaining) > 0 {
-		fs := cl.PollFetches(ctx)
+		pctx, cancel := context.WithTimeout(ctx, scanIdleCheck)
+		fs := cl.PollFetches(pctx)
+		cancel()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if pctx.Err() != nil && len(fs.Records()) == 0 {
+			// Nothing to read for a while: the rest of a range may have
+			// expired under us.
+			if err := checkExpired(ctx, cl, topic, remaining, expired); err != nil {
+				return err
+			}
+			if len(done) > 0 {
+				cl.RemoveConsumePartitions(map[string][]int32{topic: done})
+				done = done[:0]
+			}
+			continue
+		}
 		var ferr error
 		fs.EachError(func(t string, p int32, err error) {
-			if ferr == nil {
+			if ferr == nil && !errors.Is(err, context.DeadlineExceeded) {
 				ferr = fmt.Errorf("reading %s partition %d: %w", t, p, err)
 			}
 		})
@@ -151,18 +209,26 @@ func Scan(ctx context.Context, opts []kgo.Opt, topic string, ranges []Range, fn 
 			return ferr
 		}
 		var batch []*kgo.Record
-		var done []int32
+		done = done[:0]
 		fs.EachRecord(func(r *kgo.Record) {
 			to, ok := remaining[r.Partition]
-			if !ok || r.Offset >= to {
+			if !ok {
 				return
 			}
+			if r.Offset > next[r.Partition] {
+				// Retention deleted what lay between (the client was reset
+				// to the new log start).
+				expired(r.Partition, r.Offset)
+				if _, ok := remaining[r.Partition]; !ok {
+					return
+				}
+			}
+			next[r.Partition] = r.Offset + 1
 			if !r.Attrs.IsControl() {
 				batch = append(batch, r)
 			}
 			if r.Offset+1 >= to {
-				delete(remaining, r.Partition)
-				done = append(done, r.Partition)
+				finish(r.Partition)
 			}
 		})
 		if len(done) > 0 {

@@ -56,7 +56,7 @@ func TestPlanAndScan(t *testing.T) {
 				}
 			}
 			return nil
-		})
+		}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,13 +95,13 @@ func TestPlanAndScan(t *testing.T) {
 	}
 
 	// Nothing to read: Scan returns at once without a client.
-	if err := deadletter.Scan(ctx, nil, topic, []deadletter.Range{empty}, nil); err != nil {
+	if err := deadletter.Scan(ctx, nil, topic, []deadletter.Range{empty}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A callback error ends the scan with that error.
 	boom := errors.New("boom")
 	err := deadletter.Scan(ctx, []kgo.Opt{kgo.SeedBrokers(b.Brokers...)}, topic, plan(true),
-		func([]*kgo.Record) error { return boom })
+		func([]*kgo.Record) error { return boom }, nil)
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want boom", err)
 	}
@@ -113,5 +113,51 @@ func TestPlanMissingTopic(t *testing.T) {
 	defer cancel()
 	if _, err := deadletter.Plan(ctx, b.Admin(t), kafkatest.UniqueName(t, "missing"), "g", false); err == nil {
 		t.Fatal("plan of a missing topic succeeded")
+	}
+}
+
+// Retention deletes a planned range while the scan waits: the scan ends,
+// reports what was lost, and passes on the records still there.
+func TestScanEndsWhenItsRangeExpires(t *testing.T) {
+	defer deadletter.SetScanIdleCheck(100 * time.Millisecond)()
+	b := kafkatest.Start(t)
+	topic := b.CreateTopic(t, 2)
+	cl := b.NewClient(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for i := range 5 {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: 0, Value: []byte{byte('a' + i)}},
+			&kgo.Record{Topic: topic, Partition: 1, Value: []byte{byte('a' + i)}})
+	}
+	kafkatest.Produce(t, cl, recs...)
+	rs, err := deadletter.Plan(ctx, adm, topic, kafkatest.UniqueName(t, "g"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Partition 0 loses all of its range, partition 1 its first three.
+	del := kadm.Offsets{}
+	del.Add(kadm.Offset{Topic: topic, Partition: 0, At: 5})
+	del.Add(kadm.Offset{Topic: topic, Partition: 1, At: 3})
+	if _, err := adm.DeleteRecords(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	lost := map[int32][2]int64{}
+	err = deadletter.Scan(ctx, []kgo.Opt{kgo.SeedBrokers(b.Brokers...)}, topic, rs, func(batch []*kgo.Record) error {
+		for _, r := range batch {
+			got = append(got, fmt.Sprintf("%d@%d", r.Partition, r.Offset))
+		}
+		return nil
+	}, func(p int32, from, to int64) { lost[p] = [2]int64{from, to} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, []string{"1@3", "1@4"}) {
+		t.Fatalf("read %v, want the two records left on partition 1", got)
+	}
+	if !reflect.DeepEqual(lost, map[int32][2]int64{0: {0, 5}, 1: {0, 3}}) {
+		t.Fatalf("expired %v", lost)
 	}
 }

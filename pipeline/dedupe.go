@@ -18,9 +18,10 @@ const DropDuplicate transform.DropReason = "duplicate"
 // lands on the same partition), in memory (a restart or a rebalance starts
 // empty), and bounded (oldest ids forgotten first). Safe for concurrent use.
 type seenIDs struct {
-	n  int
-	mu sync.Mutex
-	by map[int32]*idRing
+	n      int
+	shared bool // one window for every partition (a replay reads them all)
+	mu     sync.Mutex
+	by     map[int32]*idRing
 }
 
 type idRing struct {
@@ -29,11 +30,38 @@ type idRing struct {
 	set  map[string]struct{}
 }
 
-func newSeenIDs(n int) *seenIDs {
+func newSeenIDs(n int, shared bool) *seenIDs {
 	if n <= 0 {
 		return nil
 	}
-	return &seenIDs{n: n, by: map[int32]*idRing{}}
+	return &seenIDs{n: n, shared: shared, by: map[int32]*idRing{}}
+}
+
+// ring returns p's window (the one shared window when shared); call with mu
+// held. nil when none exists and create is false.
+func (s *seenIDs) ring(p int32, create bool) *idRing {
+	if s.shared {
+		p = 0
+	}
+	r := s.by[p]
+	if r == nil && create {
+		r = &idRing{ids: make([]string, 0, min(s.n, 1024)), set: map[string]struct{}{}}
+		s.by[p] = r
+	}
+	return r
+}
+
+// forget drops the windows of partitions this member no longer owns: their
+// next owner starts with its own, and keeping them would only hold memory.
+func (s *seenIDs) forget(parts []int32) {
+	if s == nil || s.shared {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range parts {
+		delete(s.by, p)
+	}
 }
 
 // seen reports whether id was added for partition p and is still remembered.
@@ -43,7 +71,7 @@ func (s *seenIDs) seen(p int32, id string) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.by[p]
+	r := s.ring(p, false)
 	if r == nil {
 		return false
 	}
@@ -58,11 +86,7 @@ func (s *seenIDs) add(p int32, id string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.by[p]
-	if r == nil {
-		r = &idRing{ids: make([]string, 0, min(s.n, 1024)), set: map[string]struct{}{}}
-		s.by[p] = r
-	}
+	r := s.ring(p, true)
 	if _, ok := r.set[id]; ok {
 		return
 	}

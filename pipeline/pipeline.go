@@ -1,6 +1,6 @@
 // Package pipeline is the per-record glue of closesink: transform the event,
 // deliver the lead, dead-letter what failed. It decides each record's single
-// outcome (design.md §2) and is used by both `closesink run` (as the
+// outcome (docs/design.md §2) and is used by both `closesink run` (as the
 // consumer's Handler) and `closesink replay`.
 package pipeline
 
@@ -8,59 +8,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/closesink/closesink/deadletter"
 	"github.com/closesink/closesink/delivery"
-	"github.com/closesink/closesink/pkg/metrics"
 	"github.com/closesink/closesink/transform"
 )
 
 // DefaultMaxRecordBytes is the largest record value processed; a larger one
 // is dead-lettered as invalid_event. Signal events are a few KiB.
 const DefaultMaxRecordBytes = 1 << 20
-
-// Kind is the final outcome of one record.
-type Kind int
-
-// The outcomes.
-const (
-	Delivered Kind = iota + 1
-	Dropped
-	DeadLettered
-)
-
-func (k Kind) String() string {
-	switch k {
-	case Delivered:
-		return metrics.OutcomeDelivered
-	case Dropped:
-		return metrics.OutcomeDropped
-	case DeadLettered:
-		return metrics.OutcomeDeadLettered
-	}
-	return "unknown"
-}
-
-// Outcome is what became of one record.
-type Outcome struct {
-	Kind       Kind
-	DropReason transform.DropReason // Dropped
-	Class      deadletter.Class     // DeadLettered
-	HTTPStatus int
-	Message    string
-	Attempts   int
-	LeadID     string // Delivered
-}
-
-// ErrNotFinal is returned (wrapped) when a record's outcome is not final:
-// delivery was interrupted or the dead-letter write did not complete before
-// ctx ended. The record must not be committed.
-var ErrNotFinal = errors.New("pipeline: outcome not final")
 
 // Deliverer sends a lead for a source partition; *delivery.Client satisfies
 // it through DelivererFor.
@@ -79,17 +38,39 @@ func (d clientDeliverer) Deliver(ctx context.Context, p int32, body []byte) deli
 }
 
 // DeadLetterer writes a failed record to the dead-letter topic, blocking until
-// it is durable or ctx ends. *deadletter.Writer satisfies it.
+// it is durable (Kafka acknowledged it) or ctx ends; only a nil error makes the
+// outcome final. The deadletter package's Writer satisfies it; the pipeline
+// does not import that package, so the dependency runs from the DLQ to the
+// pipeline and never back.
 type DeadLetterer interface {
-	Write(ctx context.Context, src *kgo.Record, f deadletter.Failure) error
+	Write(ctx context.Context, src *kgo.Record, f Failure) error
 }
+
+// Metrics is told what the pipeline does. Every method must be cheap and
+// safe for concurrent use; the service's Prometheus metrics satisfy it.
+type Metrics interface {
+	Consumed()
+	// Outcome counts a final outcome; reason is the drop reason or DLQ class.
+	Outcome(outcome, reason string)
+	// Delivery records a finished delivery: attempts and seconds taken.
+	Delivery(attempts int, seconds float64)
+	// PhoneLeftOut counts a lead created without its unusable phone.
+	PhoneLeftOut(reason string)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Consumed()                  {}
+func (noMetrics) Outcome(string, string)     {}
+func (noMetrics) Delivery(int, float64)      {}
+func (noMetrics) PhoneLeftOut(reason string) {}
 
 // Config wires a Pipeline.
 type Config struct {
 	Transformer    *transform.Transformer
 	Deliverer      Deliverer
 	DeadLetter     DeadLetterer
-	Metrics        *metrics.Metrics // nil: none
+	Metrics        Metrics          // nil: none
 	Logger         *zap.Logger      // nil: none
 	LogPII         bool             // log emails in full (operator opt-in)
 	MaxRecordBytes int              // 0: DefaultMaxRecordBytes
@@ -98,6 +79,10 @@ type Config struct {
 	// remembers; a lead event repeating one is dropped as "duplicate".
 	// 0 turns it off. See seenIDs for what it does and does not catch.
 	DedupeWindow int
+	// DedupeAcrossPartitions keeps one window for every partition instead
+	// of one each: a replay reads DLQ records of any source partition, and a
+	// repeated event's dead-letter copies may sit on different ones.
+	DedupeAcrossPartitions bool
 	// OnOutcome, if set, is told of every final outcome, after it is
 	// durable. Called from the partition workers concurrently; must not block.
 	OnOutcome func(rec *kgo.Record, out Outcome)
@@ -127,12 +112,19 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Pipeline{cfg: cfg, log: log, seen: newSeenIDs(cfg.DedupeWindow)}, nil
+	return &Pipeline{cfg: cfg, log: log, seen: newSeenIDs(cfg.DedupeWindow, cfg.DedupeAcrossPartitions)}, nil
 }
+
+// ForgetPartitions drops what the pipeline remembers about partitions this
+// member no longer owns (their messageId windows). Safe for concurrent use.
+func (p *Pipeline) ForgetPartitions(parts []int32) { p.seen.forget(parts) }
 
 // Handle implements consumer.Handler: nil error once the outcome is final;
 // urgent when a lead was created or a record dead-lettered.
@@ -163,23 +155,23 @@ func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error
 		return p.log.With(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
 	}
 	if n := len(rec.Value); n > p.cfg.MaxRecordBytes {
-		return p.deadLetter(ctx, log(), rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent,
+		return p.deadLetter(ctx, log(), rec, Failure{Class: ClassInvalidEvent,
 			Message: fmt.Sprintf("record value is %d bytes, over the %d-byte limit", n, p.cfg.MaxRecordBytes)})
 	}
 	res := p.cfg.Transformer.Transform(rec.Value)
 	switch res.Kind {
 	case transform.KindDropped:
-		p.cfg.Metrics.Outcome(metrics.OutcomeDropped, string(res.Drop))
+		p.cfg.Metrics.Outcome(Dropped.String(), string(res.Drop))
 		if ce := p.log.Check(zap.DebugLevel, "dropped"); ce != nil {
 			ce.Write(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset),
 				zap.String("reason", string(res.Drop)), zap.String("event", res.Event))
 		}
 		return Outcome{Kind: Dropped, DropReason: res.Drop}, nil
 	case transform.KindInvalid:
-		return p.deadLetter(ctx, log(), rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent, Message: res.Err.Error()})
+		return p.deadLetter(ctx, log(), rec, Failure{Class: ClassInvalidEvent, Message: res.Err.Error()})
 	}
 	if p.seen.seen(rec.Partition, res.MessageID) {
-		p.cfg.Metrics.Outcome(metrics.OutcomeDropped, string(DropDuplicate))
+		p.cfg.Metrics.Outcome(Dropped.String(), string(DropDuplicate))
 		log().Debug("dropped a repeat of an event already delivered", zap.String("reason", string(DropDuplicate)),
 			zap.String("event", res.Event), zap.String("message_id", res.MessageID))
 		return Outcome{Kind: Dropped, DropReason: DropDuplicate}, nil
@@ -189,7 +181,7 @@ func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error
 	}
 	body, err := res.Lead.MarshalJSON()
 	if err != nil { // cannot happen for a transform-built lead; never skip it silently
-		return p.deadLetter(ctx, log(), rec, deadletter.Failure{Class: deadletter.ClassInvalidEvent, Message: "encoding lead: " + err.Error()})
+		return p.deadLetter(ctx, log(), rec, Failure{Class: ClassInvalidEvent, Message: "encoding lead: " + err.Error()})
 	}
 	d := p.cfg.Deliverer.Deliver(ctx, rec.Partition, body)
 	p.cfg.Metrics.Delivery(d.Attempts, d.Elapsed.Seconds())
@@ -197,27 +189,27 @@ func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error
 	switch d.Status {
 	case delivery.Delivered:
 		p.seen.add(rec.Partition, res.MessageID)
-		p.cfg.Metrics.Outcome(metrics.OutcomeDelivered, "")
+		p.cfg.Metrics.Outcome(Delivered.String(), "")
 		log().Info("lead delivered", zap.String("lead_id", d.LeadID), zap.String("email", email), zap.Int("attempts", d.Attempts))
 		return Outcome{Kind: Delivered, HTTPStatus: d.HTTPStatus, Attempts: d.Attempts, LeadID: d.LeadID}, nil
 	case delivery.Permanent, delivery.RetriesExhausted:
-		class := deadletter.ClassPermanent
+		class := ClassPermanent
 		if d.Status == delivery.RetriesExhausted {
-			class = deadletter.ClassRetriesExhausted
+			class = ClassRetriesExhausted
 		}
-		return p.deadLetter(ctx, log().With(zap.String("email", email)), rec, deadletter.Failure{
+		return p.deadLetter(ctx, log().With(zap.String("email", email)), rec, Failure{
 			Class: class, HTTPStatus: d.HTTPStatus, Message: d.Message, Attempts: d.Attempts})
 	default:
 		return Outcome{}, fmt.Errorf("%w: delivery %s after %d attempt(s)", ErrNotFinal, d.Status, d.Attempts)
 	}
 }
 
-func (p *Pipeline) deadLetter(ctx context.Context, log *zap.Logger, rec *kgo.Record, f deadletter.Failure) (Outcome, error) {
+func (p *Pipeline) deadLetter(ctx context.Context, log *zap.Logger, rec *kgo.Record, f Failure) (Outcome, error) {
 	f.FailedAt = p.cfg.Now()
 	if err := p.cfg.DeadLetter.Write(ctx, rec, f); err != nil {
-		return Outcome{}, fmt.Errorf("%w: dead-letter write: %v", ErrNotFinal, err)
+		return Outcome{}, fmt.Errorf("%w: dead-letter write: %w", ErrNotFinal, err)
 	}
-	p.cfg.Metrics.Outcome(metrics.OutcomeDeadLettered, string(f.Class))
+	p.cfg.Metrics.Outcome(DeadLettered.String(), string(f.Class))
 	status := zap.Skip() // invalid events never reached Close
 	if f.HTTPStatus > 0 {
 		status = zap.Int("status", f.HTTPStatus)
@@ -234,13 +226,11 @@ func (p *Pipeline) email(e string) string {
 	return transform.MaskEmail(e)
 }
 
-var emailLike = regexp.MustCompile(`[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+`)
-
 // maskMessage hides email addresses inside error texts (Close or the
 // transform may quote the bad value) unless the operator opted in.
 func (p *Pipeline) maskMessage(s string) string {
 	if p.cfg.LogPII {
 		return s
 	}
-	return emailLike.ReplaceAllStringFunc(s, transform.MaskEmail)
+	return transform.MaskText(s)
 }

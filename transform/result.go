@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/closesink/closesink/pkg/closeapi"
 )
@@ -95,22 +92,4 @@ func (r Result) Email() string {
 		return ""
 	}
 	return r.Lead.Contacts[0].Emails[0].Email
-}
-
-// MaskEmail hides an address for logs and CLI output, keeping its first
-// character and domain: "jane.doe@acme.com" becomes "j***@acme.com".
-// Anything without a usable local part and domain becomes "***". It never
-// panics and its output is always valid UTF-8. Safe for concurrent use.
-func MaskEmail(s string) string {
-	s = strings.TrimSpace(s)
-	at := strings.LastIndexByte(s, '@')
-	if at <= 0 || at == len(s)-1 {
-		return "***"
-	}
-	domain := strings.ToValidUTF8(s[at+1:], "\uFFFD")
-	first, size := utf8.DecodeRuneInString(s)
-	if first == utf8.RuneError && size <= 1 || !unicode.IsPrint(first) {
-		return "***@" + domain
-	}
-	return string(first) + "***@" + domain
 }

@@ -18,14 +18,13 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/closesink/closesink/internal/config"
+	"github.com/closesink/closesink/internal/metrics"
+	"github.com/closesink/closesink/internal/samples"
+	"github.com/closesink/closesink/internal/service"
 	"github.com/closesink/closesink/pipeline"
 	"github.com/closesink/closesink/pkg/closeemu"
-	"github.com/closesink/closesink/pkg/config"
-	"github.com/closesink/closesink/pkg/metrics"
-	"github.com/closesink/closesink/pkg/samples"
 )
-
-func init() { extraCommands = append(extraCommands, demoCommand, produceSamplesCommand) }
 
 // The demo's fixed names. The API key and status id are fake and only ever
 // sent to the in-process emulator; the status id is the product page's
@@ -69,7 +68,7 @@ contents of the dead-letter topic. It exits 1 if any record's outcome
 differs from what the sample expects.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext(zap.NewNop(), nil)
+			ctx, stop := signalContext(zap.NewNop())
 			defer stop()
 			_, err := runDemo(ctx, demoOptions{Events: events, Out: cmd.OutOrStdout(), Logs: cmd.ErrOrStderr()})
 			return err
@@ -153,7 +152,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
 	done := make(chan error, 1)
-	go func() { done <- runService(workerCtx, cfg, log, serviceHooks{metrics: m, onOutcome: watched.add}) }()
+	go func() { done <- service.Run(workerCtx, cfg, log, service.Options{Metrics: m, OnOutcome: watched.add}) }()
 
 	waitErr := waitCommitted(ctx, kadm.NewClient(admin), demoTopic, demoGroup, o.Timeout, done)
 	stopWorker()
@@ -196,7 +195,7 @@ func demoConfig(brokers []string, closeURL string) config.Config {
 	cfg.LeadStatusID = demoStatusID
 	cfg.Rate, cfg.Burst = 300, 30
 	cfg.MaxRetryDuration = 5 * time.Second
-	cfg.RequestTimeout = 5 * time.Second
+	cfg.RequestTimeout = 4 * time.Second
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.LogLevel, cfg.LogFormat = "warn", "console"
 	return cfg
@@ -264,7 +263,7 @@ func waitCommitted(ctx context.Context, adm *kadm.Client, topic, group string, t
 			if err == nil {
 				err = errors.New("it returned without an error")
 			}
-			return fmt.Errorf("%w: %v", errWorkerExited, err)
+			return fmt.Errorf("%w: %w", errWorkerExited, err)
 		case <-ctx.Done():
 			return fmt.Errorf("demo: interrupted while waiting for the worker (%s)", lag)
 		case <-deadline.C:

@@ -13,10 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/closesink/closesink/deadletter"
+	"github.com/closesink/closesink/internal/metrics"
+	"github.com/closesink/closesink/internal/samples"
 	"github.com/closesink/closesink/pipeline"
 	"github.com/closesink/closesink/pkg/closeemu"
-	"github.com/closesink/closesink/pkg/metrics"
-	"github.com/closesink/closesink/pkg/samples"
 )
 
 // demoRecord is one produced record and what the worker did with it.
@@ -45,8 +45,9 @@ type demoDeadLetter struct {
 
 // demoCount is one row of the outcome table.
 type demoCount struct {
-	Outcome, Reason string
-	N               int64
+	Outcome pipeline.Kind
+	Reason  string
+	N       int64
 }
 
 // demoResult is everything the demo observed.
@@ -81,12 +82,12 @@ func collectResult(all []samples.Sample, produced []*kgo.Record, outcomes map[re
 	for pos, out := range outcomes {
 		switch out.Kind {
 		case pipeline.Delivered:
-			got[pos] = samples.Expect{Outcome: samples.OutcomeDelivered}
+			got[pos] = samples.Expect{Outcome: pipeline.Delivered}
 			leadAt[out.LeadID], leadOf[pos] = pos, out.LeadID
 		case pipeline.Dropped:
-			got[pos] = samples.Expect{Outcome: samples.OutcomeDropped, Reason: string(out.DropReason)}
+			got[pos] = samples.Expect{Outcome: pipeline.Dropped, Reason: string(out.DropReason)}
 		case pipeline.DeadLettered:
-			got[pos] = samples.Expect{Outcome: samples.OutcomeDeadLettered, Reason: string(out.Class)}
+			got[pos] = samples.Expect{Outcome: pipeline.DeadLettered, Reason: string(out.Class)}
 		}
 	}
 
@@ -133,21 +134,20 @@ func collectResult(all []samples.Sample, produced []*kgo.Record, outcomes map[re
 
 // snapshotCounts turns the worker's counters into report rows.
 func snapshotCounts(s metrics.Snapshot) []demoCount {
-	out := []demoCount{{Outcome: samples.OutcomeDelivered, N: s.Delivered}}
+	out := []demoCount{{Outcome: pipeline.Delivered, N: s.Delivered}}
 	for reason, n := range s.Dropped {
-		out = append(out, demoCount{samples.OutcomeDropped, reason, n})
+		out = append(out, demoCount{pipeline.Dropped, reason, n})
 	}
 	for class, n := range s.DeadLettered {
-		out = append(out, demoCount{samples.OutcomeDeadLettered, class, n})
+		out = append(out, demoCount{pipeline.DeadLettered, class, n})
 	}
 	return out
 }
 
 func sortCounts(c []demoCount) {
-	rank := map[string]int{samples.OutcomeDelivered: 0, samples.OutcomeDropped: 1, samples.OutcomeDeadLettered: 2}
 	sort.Slice(c, func(i, j int) bool {
 		if c[i].Outcome != c[j].Outcome {
-			return rank[c[i].Outcome] < rank[c[j].Outcome]
+			return c[i].Outcome < c[j].Outcome // delivered, dropped, dead-lettered
 		}
 		return c[i].Reason < c[j].Reason
 	})
@@ -184,7 +184,7 @@ func (r *demoResult) printReport(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	var total int64
 	for _, c := range r.Counts {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\n", strings.ReplaceAll(c.Outcome, "_", "-"), c.Reason, c.N)
+		fmt.Fprintf(tw, "  %s\t%s\t%d\n", strings.ReplaceAll(c.Outcome.String(), "_", "-"), c.Reason, c.N)
 		total += c.N
 	}
 	fmt.Fprintf(tw, "  total\t\t%d\n", total)

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/closesink/closesink/pkg/samples"
+	"github.com/closesink/closesink/internal/samples"
+	"github.com/closesink/closesink/pipeline"
 )
 
 // productPagePayload is the Close payload of the product page's "Example:
@@ -72,7 +73,7 @@ func TestDemoOutcomesMatchTheSamples(t *testing.T) {
 		if r.Got != r.Expect {
 			t.Errorf("%s: got %s, want %s", r.Sample, r.Got, r.Expect)
 		}
-		if (r.LeadID != "") != (r.Expect.Outcome == samples.OutcomeDelivered) {
+		if (r.LeadID != "") != (r.Expect.Outcome == pipeline.Delivered) {
 			t.Errorf("%s: lead id %q for outcome %s", r.Sample, r.LeadID, r.Got)
 		}
 		seen[r.Sample] = r
@@ -85,12 +86,12 @@ func TestDemoOutcomesMatchTheSamples(t *testing.T) {
 		t.Errorf("worker counters %v, samples expect %v", got, want)
 	}
 
-	if n := int64(len(res.Leads)); n != want[samples.Expect{Outcome: samples.OutcomeDelivered}] {
-		t.Errorf("Close received %d leads, want %d", n, want[samples.Expect{Outcome: samples.OutcomeDelivered}])
+	if n := int64(len(res.Leads)); n != want[samples.Expect{Outcome: pipeline.Delivered}] {
+		t.Errorf("Close received %d leads, want %d", n, want[samples.Expect{Outcome: pipeline.Delivered}])
 	}
 	var dead int64
 	for e, n := range want {
-		if e.Outcome == samples.OutcomeDeadLettered {
+		if e.Outcome == pipeline.DeadLettered {
 			dead += n
 		}
 	}
@@ -162,12 +163,12 @@ func TestDemoEventsCycle(t *testing.T) {
 	}
 	var delivered int
 	for _, s := range all[:5] {
-		if s.Expect.Outcome == samples.OutcomeDelivered {
+		if s.Expect.Outcome == pipeline.Delivered {
 			delivered++
 		}
 	}
 	for _, s := range all {
-		if s.Expect.Outcome == samples.OutcomeDelivered {
+		if s.Expect.Outcome == pipeline.Delivered {
 			delivered++
 		}
 	}

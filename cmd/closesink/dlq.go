@@ -15,7 +15,8 @@ import (
 
 	"github.com/closesink/closesink/deadletter"
 	"github.com/closesink/closesink/deadletter/replay"
-	"github.com/closesink/closesink/pkg/config"
+	"github.com/closesink/closesink/internal/config"
+	"github.com/closesink/closesink/internal/service"
 )
 
 const dlqLong = `Inspect the dead-letter topic (DLQ) without changing anything: no commit,
@@ -125,7 +126,7 @@ type dlqReader struct {
 }
 
 func (d dlqReader) scan(ctx context.Context, fn func([]*kgo.Record) error) error {
-	return deadletter.Scan(ctx, d.opts, d.topic, d.ranges, fn)
+	return deadletter.Scan(ctx, d.opts, d.topic, d.ranges, fn, nil)
 }
 
 func runDLQ(cmd *cobra.Command, o dlqOptions, do func(context.Context, dlqReader, io.Writer) error) error {
@@ -150,14 +151,14 @@ func runDLQ(cmd *cobra.Command, o dlqOptions, do func(context.Context, dlqReader
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	ctx, stop := signalContext(log, nil)
+	ctx, stop := signalContext(log)
 	defer stop()
 
-	opts, err := kafkaOpts(cfg, log)
+	opts, err := service.KafkaOpts(cfg, log)
 	if err != nil {
 		return err
 	}
-	cl, _, err := connect(ctx, opts, topicCheckTimeout, cfg.DLQTopic)
+	cl, _, err := service.Connect(ctx, opts, service.TopicCheckTimeout, cfg.DLQTopic)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/closesink/closesink/pkg/config"
-	"github.com/closesink/closesink/pkg/version"
+	"github.com/closesink/closesink/internal/config"
+	"github.com/closesink/closesink/internal/service"
+	"github.com/closesink/closesink/internal/version"
 )
 
 // Exit codes.
@@ -53,32 +54,36 @@ Try it with nothing installed but Go:  closesink demo`,
 		SilenceErrors: true,
 		Version:       version.Version,
 	}
-	root.AddCommand(runCommand(), emulatorCommand(), versionCommand())
-	for _, c := range extraCommands {
-		root.AddCommand(c())
-	}
+	root.AddCommand(
+		runCommand(),            // the service
+		replayCommand(),         // the DLQ, sent again
+		dlqCommand(),            // the DLQ, inspected
+		emulatorCommand(),       // a Close API emulator
+		demoCommand(),           // everything in-process
+		produceSamplesCommand(), // the demo's events, to a real topic
+		versionCommand(),
+	)
 	err := root.Execute()
-	if err == nil {
-		os.Exit(exitOK)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "closesink:", err)
 	}
-	fmt.Fprintln(os.Stderr, "closesink:", err)
-	var ee *exitError
-	switch {
-	case errors.As(err, &ee):
-		os.Exit(ee.code)
-	case errors.Is(err, config.ErrInvalid):
-		os.Exit(exitConfig)
-	default:
-		// cobra's own errors (unknown flag, bad value) are usage errors.
-		if isUsageError(err) {
-			os.Exit(exitConfig)
-		}
-		os.Exit(exitFailure)
-	}
+	os.Exit(exitCode(err))
 }
 
-// extraCommands lets other files of this package add subcommands.
-var extraCommands []func() *cobra.Command
+// exitCode maps an error to the process's exit code.
+func exitCode(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, service.ErrSetup),
+		isUsageError(err): // cobra's own errors (unknown flag, bad value)
+		return exitConfig
+	}
+	return exitFailure
+}
 
 func isUsageError(err error) bool {
 	msg := err.Error()

@@ -197,7 +197,7 @@ func TestRunSecondSignalExitsAtOnce(t *testing.T) {
 	topic, adm := sourceAndDLQ(t, b, 1)
 	group := kafkatest.UniqueName(t, "grp")
 	cmd, _, errb := closesink(t, []string{"CLOSE_API_KEY=api_k"}, "run", "--brokers", strings.Join(b.Brokers, ","),
-		"--topic", topic, "--group", group, "--close-url", srv.URL, "--shutdown-timeout", "1h")
+		"--topic", topic, "--group", group, "--close-url", srv.URL, "--shutdown-timeout", "30s")
 	// Once the start-up key check is answered and the partition assigned,
 	// Close turns slow and the lead arrives: its request stays in flight.
 	kafkatest.Eventually(t, "started", func() string {

@@ -12,8 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/closesink/closesink/pkg/config"
-	"github.com/closesink/closesink/pkg/samples"
+	"github.com/closesink/closesink/internal/config"
+	"github.com/closesink/closesink/internal/samples"
+	"github.com/closesink/closesink/internal/service"
 )
 
 func produceSamplesCommand() *cobra.Command {
@@ -28,7 +29,7 @@ func produceSamplesCommand() *cobra.Command {
 		Short: "Produce the demo's sample events to a Kafka topic",
 		Long: `Produce the sample Signal events that "closesink demo" uses (the product
 page's example, other lead events, page views, identify calls and malformed
-records; see pkg/samples/events.json) to a topic of a real cluster, for
+records; see internal/samples/events.json) to a topic of a real cluster, for
 example to try a deployment against the Close emulator. The topic must
 exist. Each record keeps the sample's key and carries a "demo-sample" header
 naming the sample.
@@ -54,7 +55,7 @@ naming the sample.
 			case timeout <= 0:
 				return fmt.Errorf("%w: timeout must be > 0", config.ErrInvalid)
 			}
-			ctx, stop := signalContext(zap.NewNop(), nil)
+			ctx, stop := signalContext(zap.NewNop())
 			defer stop()
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
@@ -82,7 +83,7 @@ func produceSamples(ctx context.Context, brokers []string, topic string, repeat 
 		return err
 	}
 	deadline, _ := ctx.Deadline()
-	cl, _, err := connect(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, max(time.Until(deadline), time.Second), topic)
+	cl, _, err := service.Connect(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, max(time.Until(deadline), time.Second), topic)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,8 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/closesink/closesink/internal/samples"
 	"github.com/closesink/closesink/pkg/kafkatest"
-	"github.com/closesink/closesink/pkg/samples"
 )
 
 // produce-samples writes the sample set --repeat times, byte for byte, with
@@ -76,8 +75,7 @@ func TestProduceSamplesMissingTopicIsASetupError(t *testing.T) {
 	defer cancel()
 	missing := kafkatest.UniqueName(t, "missing")
 	err := produceSamples(ctx, b.Brokers, missing, 1, &bytes.Buffer{})
-	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != exitConfig || !strings.Contains(err.Error(), missing) {
+	if exitCode(err) != exitConfig || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("err = %v, want exit %d naming the topic", err, exitConfig)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,19 +9,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
 	"github.com/closesink/closesink/deadletter"
 	"github.com/closesink/closesink/deadletter/replay"
-	"github.com/closesink/closesink/delivery"
-	"github.com/closesink/closesink/pipeline"
-	"github.com/closesink/closesink/pkg/config"
-	"github.com/closesink/closesink/pkg/metrics"
+	"github.com/closesink/closesink/internal/config"
+	"github.com/closesink/closesink/internal/service"
 )
-
-func init() { extraCommands = append(extraCommands, replayCommand, dlqCommand) }
 
 const replayLong = `Replay the dead-letter topic (DLQ) once the cause of the failures is fixed
 (a revoked API key, an unknown lead status, a Close outage). Every selected
@@ -31,12 +25,21 @@ status id, mapping, rate limit and retries included); then replay exits.
 
 What is read: the DLQ from the replay group's committed offsets (default
 group <group>-replay, see --replay-group) up to the end offsets listed when
-the replay starts. The replay does not join that group; it commits it after
-every record whose outcome is final, so a run stopped early resumes where it
-stopped and a finished run replays nothing twice. Records written to the DLQ
-during the replay (including those that fail again) wait for the next run,
-so a replay always ends. Run one replay at a time: it refuses to start while
-the replay group has active members.
+the replay starts. The replay joins that group as the member holding every
+DLQ partition and commits through it after every record whose outcome is
+final, so a run stopped early resumes where it stopped and a finished run
+replays nothing twice. Records written to the DLQ during the replay
+(including those that fail again) wait for the next run, so a replay always
+ends. One replay per group at a time, enforced by Kafka: a second replay
+started meanwhile (even at the same instant) is refused with exit code 1,
+and its coming and going does not disturb the first. A replay also never
+sends the same messageId twice (--dedupe-window, across all DLQ partitions).
+
+A DLQ record is never degraded: one the DLQ topic would only take back
+without its value stops the replay there, uncommitted (raise the topic's
+max.message.bytes); one that already lost its value (closesink.value_omitted)
+is re-queued unchanged and counted, since its lead must be replayed from its
+source position.
 
 What becomes of a selected record:
   delivered            the lead was created in Close
@@ -67,9 +70,10 @@ JSON, with emails, phones and names masked unless --show-pii) or why it would
 be dropped or dead-lettered; it sends, writes and commits nothing.
 
 --to-topic NAME republishes each selected record (original key, value and
-headers, without closesink's) to NAME, e.g. the source topic, instead of
-calling Close, so the running service does the work; each record is
-committed once NAME acknowledged it. NAME must exist.
+headers, plus its closesink.source.* pointer to where it first came from) to
+NAME, e.g. the source topic, instead of calling Close, so the running
+service does the work; each record is committed once NAME acknowledged it.
+NAME must exist.
 
 --dry-run and --to-topic need no Close API key.
 
@@ -89,7 +93,8 @@ Before delivering, the key is checked with Close (GET /api/v1/me/): a key
 Close still rejects (401/403) stops the replay before anything is read.
 
 Exit codes: 0 reached the end offsets (or --limit), 1 stopped early (signal,
-Kafka error, replay group in use), 2 bad configuration, a missing topic or a
+Kafka error, replay group in use by another replay or consumer, a record the
+DLQ would not take back whole), 2 bad configuration, a missing topic or a
 rejected API key.
 
 Settings are those of ` + "`run`" + ` (file < environment < flags; the API key only from
@@ -172,8 +177,8 @@ func validateReplay(cfg *config.Config, o *replayOptions) error {
 	case o.toTopic == cfg.DLQTopic:
 		return invalidf("to-topic must differ from the dead-letter topic")
 	}
-	if _, err := replay.ParseFilter(o.classes, o.statuses, o.since, o.until, time.Now()); err != nil {
-		return fmt.Errorf("%w: %v", config.ErrInvalid, err)
+	if _, err := o.filter(); err != nil {
+		return err
 	}
 	if o.dryRun || o.toTopic != "" {
 		return cfg.ValidateKafka()
@@ -191,105 +196,36 @@ func runReplay(ctx context.Context, cfg config.Config, o replayOptions, log *zap
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	filter, err := replay.ParseFilter(o.classes, o.statuses, o.since, o.until, time.Now())
-	if err != nil {
-		return fmt.Errorf("%w: %v", config.ErrInvalid, err)
-	}
-	opts, err := kafkaOpts(cfg, log)
+	filter, err := o.filter()
 	if err != nil {
 		return err
 	}
-	topics := []string{cfg.DLQTopic}
-	if o.toTopic != "" {
-		topics = append(topics, o.toTopic)
-	}
-	cl, _, err := connect(ctx, opts, topicCheckTimeout, topics...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-
-	rc := replay.Config{
-		ClientOpts: opts, Admin: kadm.NewClient(cl), Producer: cl,
-		Topic: cfg.DLQTopic, Group: o.group, Filter: filter, Limit: o.limit,
-		ToTopic: o.toTopic, Logger: log, StopTimeout: cfg.ShutdownTimeout,
-	}
-	var abort func()
-	switch {
-	case o.dryRun:
-		tr, err := newTransformer(cfg)
-		if err != nil {
-			return err
-		}
-		pv := replay.Preview{Transformer: tr, MaxRecordBytes: cfg.MaxRecordBytes, ShowPII: o.showPII}
-		rc.DryRun = func(rec *kgo.Record, info deadletter.Info) {
+	ro := service.ReplayOptions{Group: o.group, Filter: filter, Limit: o.limit, ToTopic: o.toTopic, ShowPII: o.showPII}
+	if o.dryRun {
+		ro.DryRun = func(rec *kgo.Record, info deadletter.Info, what string) {
 			e := replay.NewEntry(rec, o.showPII)
 			status := "-"
 			if info.HTTPStatus > 0 {
 				status = strconv.Itoa(info.HTTPStatus)
 			}
-			what := pv.Describe(rec.Value)
-			if o.toTopic != "" {
-				what = "republish to " + o.toTopic
-			}
 			fmt.Fprintf(stdout, "dlq %d@%d  %s/%d@%d  %s  %s  -> %s\n", e.DLQPartition, e.DLQOffset,
 				e.SourceTopic, e.SourcePartition, e.SourceOffset, orDash(e.Class), status, what)
 		}
-	case o.toTopic == "":
-		pl, dc, err := replayPipeline(ctx, cfg, cl, log)
-		if err != nil {
-			return err
-		}
-		rc.Processor, abort = pl, dc
 	}
-
-	ctx, stop := signalContext(log, abort)
+	ctx, stop := signalContext(log)
 	defer stop()
-	sum, err := replay.Run(ctx, rc)
-	log.Info("replay finished", append(sum.Fields(), zap.Error(err))...)
+	sum, err := service.Replay(ctx, cfg, ro, log)
 	_ = sum.WriteTable(stdout)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, replay.ErrInvalidConfig):
-		return withCode(exitConfig, err)
-	}
-	return withCode(exitFailure, err)
+	return err
 }
 
-// replayPipeline is run's pipeline with a dead-letter writer to the same
-// DLQ (a record failing again goes back with closesink.replays+1) and one
-// rate limiter holding the whole budget (the replay is sequential).
-func replayPipeline(ctx context.Context, cfg config.Config, cl *kgo.Client, log *zap.Logger) (*pipeline.Pipeline, func(), error) {
-	m := metrics.New()
-	tr, err := newTransformer(cfg)
+// filter parses the filter flags.
+func (o *replayOptions) filter() (replay.Filter, error) {
+	f, err := replay.ParseFilter(config.SplitList(o.classes), config.SplitList(o.statuses), o.since, o.until, time.Now())
 	if err != nil {
-		return nil, nil, err
+		return replay.Filter{}, fmt.Errorf("%w: %w", config.ErrInvalid, err)
 	}
-	dc, err := newDeliveryClient(cfg, m)
-	if err != nil {
-		return nil, nil, err
-	}
-	dc.SetPartitions(1)
-	// Replaying with a key Close still rejects would only dead-letter every
-	// record again: refuse, as run does.
-	if err := dc.CheckKey(ctx); errors.Is(err, delivery.ErrKeyRejected) {
-		return nil, nil, withCode(exitConfig, fmt.Errorf("%w; set the new key in %s before replaying", err, config.EnvAPIKey))
-	} else if err != nil {
-		log.Warn("could not check the Close API key; replaying anyway (delivery retries)", zap.Error(err))
-	}
-	dlq := deadletter.NewWriter(cl, cfg.DLQTopic)
-	dlq.OnError = func(attempt int, err error) {
-		log.Error("dead-letter write failed; the replay waits and retries", zap.Int("attempt", attempt), zap.Error(err))
-	}
-	pl, err := pipeline.New(pipeline.Config{
-		Transformer: tr, Deliverer: replay.Deliverer(dc), DeadLetter: dlq,
-		Metrics: m, Logger: log, LogPII: cfg.LogPII, MaxRecordBytes: cfg.MaxRecordBytes,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return pl, dc.Abort, nil
+	return f, nil
 }
 
 func orDash(s string) string {

@@ -16,8 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/closesink/closesink/deadletter"
+	"github.com/closesink/closesink/internal/config"
+	"github.com/closesink/closesink/pipeline"
 	"github.com/closesink/closesink/pkg/closeemu"
-	"github.com/closesink/closesink/pkg/config"
 	"github.com/closesink/closesink/pkg/kafkatest"
 )
 
@@ -46,15 +47,15 @@ func newReplayCmdWorld(t *testing.T) *replayCmdWorld {
 	var recs []*kgo.Record
 	for i, d := range []struct {
 		value  string
-		class  deadletter.Class
+		class  pipeline.Class
 		status int
 	}{
-		{replayCmdLead("jane.doe@acme.com"), deadletter.ClassPermanent, 401},
-		{"not json", deadletter.ClassInvalidEvent, 0},
-		{replayCmdLead("bob@acme.com"), deadletter.ClassPermanent, 401},
+		{replayCmdLead("jane.doe@acme.com"), pipeline.ClassPermanent, 401},
+		{"not json", pipeline.ClassInvalidEvent, 0},
+		{replayCmdLead("bob@acme.com"), pipeline.ClassPermanent, 401},
 	} {
 		src := &kgo.Record{Topic: w.src, Offset: int64(i), Value: []byte(d.value), Timestamp: failed}
-		recs = append(recs, deadletter.Build(w.dlq, src, deadletter.Failure{Class: d.class, HTTPStatus: d.status,
+		recs = append(recs, deadletter.Build(w.dlq, src, pipeline.Failure{Class: d.class, HTTPStatus: d.status,
 			Message: "failed", Attempts: 1, FailedAt: failed.Add(time.Duration(i) * time.Hour)}))
 	}
 	kafkatest.Produce(t, prod, recs...)
@@ -158,11 +159,10 @@ func TestReplayCommandSetupErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to mention %q\n%s", err, tt.want, out)
 			}
-			var ee *exitError
 			switch {
 			case tt.code == 0 && !errors.Is(err, config.ErrInvalid):
 				t.Fatalf("err %v is not a configuration error", err)
-			case tt.code != 0 && (!errors.As(err, &ee) || ee.code != tt.code):
+			case tt.code != 0 && exitCode(err) != tt.code:
 				t.Fatalf("err %v: want exit code %d", err, tt.code)
 			}
 		})
@@ -181,8 +181,7 @@ func TestReplayRefusesARejectedKey(t *testing.T) {
 	w := newReplayCmdWorld(t)
 	w.emu.RevokeKey(replayTestKey)
 	out, err := w.exec(replayCommand, "--replay-group", kafkatest.UniqueName(t, "rg"), "--close-url", w.closeURL)
-	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != exitConfig || !strings.Contains(err.Error(), "Close rejected the API key") {
+	if exitCode(err) != exitConfig || !strings.Contains(err.Error(), "Close rejected the API key") {
 		t.Fatalf("err = %v\n%s", err, out)
 	}
 	if n := len(w.b.ReadAll(t, w.dlq)); n != 3 {

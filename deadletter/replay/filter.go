@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/closesink/closesink/deadletter"
-
-	"github.com/closesink/closesink/pkg/config"
+	"github.com/closesink/closesink/pipeline"
 )
 
 // ErrInvalidFilter is wrapped by every error ParseFilter returns.
@@ -20,7 +19,7 @@ var ErrInvalidFilter = errors.New("replay: invalid filter")
 // everything; set fields must all match.
 type Filter struct {
 	// Classes selects records whose closesink.error.class is one of these.
-	Classes []deadletter.Class
+	Classes []pipeline.Class
 	// Statuses selects records whose closesink.error.status is one of
 	// these; a record without an HTTP status (invalid_event) never matches.
 	Statuses []int
@@ -82,20 +81,20 @@ func (f Filter) String() string {
 }
 
 // ParseFilter builds a Filter from command-line values: classes and statuses
-// are comma-separated lists, since and until are times for ParseTime
-// relative to now. Empty strings leave that part of the filter unset.
-func ParseFilter(classes, statuses, since, until string, now time.Time) (Filter, error) {
+// are lists (blank items are ignored), since and until are times for
+// ParseTime relative to now. Empty values leave that part of the filter unset.
+func ParseFilter(classes, statuses []string, since, until string, now time.Time) (Filter, error) {
 	var f Filter
-	for _, s := range config.SplitList(classes) {
-		c, err := deadletter.ParseClass(s)
+	for _, s := range nonBlank(classes) {
+		c, err := pipeline.ParseClass(s)
 		if err != nil {
-			return Filter{}, fmt.Errorf("%w: --class: %v", ErrInvalidFilter, err)
+			return Filter{}, fmt.Errorf("%w: --class: %w", ErrInvalidFilter, err)
 		}
 		if !slices.Contains(f.Classes, c) {
 			f.Classes = append(f.Classes, c)
 		}
 	}
-	for _, s := range config.SplitList(statuses) {
+	for _, s := range nonBlank(statuses) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 100 || n > 599 {
 			return Filter{}, fmt.Errorf("%w: --status: %q is not an HTTP status code (100-599)", ErrInvalidFilter, s)
@@ -106,10 +105,10 @@ func ParseFilter(classes, statuses, since, until string, now time.Time) (Filter,
 	}
 	var err error
 	if f.Since, err = ParseTime(since, now); err != nil {
-		return Filter{}, fmt.Errorf("%w: --since: %v", ErrInvalidFilter, err)
+		return Filter{}, fmt.Errorf("%w: --since: %w", ErrInvalidFilter, err)
 	}
 	if f.Until, err = ParseTime(until, now); err != nil {
-		return Filter{}, fmt.Errorf("%w: --until: %v", ErrInvalidFilter, err)
+		return Filter{}, fmt.Errorf("%w: --until: %w", ErrInvalidFilter, err)
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		return Filter{}, fmt.Errorf("%w: --since (%s) must be before --until (%s)", ErrInvalidFilter,
@@ -159,4 +158,15 @@ func parseAgo(s string) (time.Duration, error) {
 		return 0, errors.New("not positive")
 	}
 	return d, nil
+}
+
+// nonBlank returns the trimmed items that are not blank.
+func nonBlank(items []string) []string {
+	out := make([]string, 0, len(items))
+	for _, s := range items {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/closesink/closesink/deadletter"
+	"github.com/closesink/closesink/pipeline"
 )
 
 var now = time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
@@ -21,7 +22,7 @@ func TestParseFilter(t *testing.T) {
 	}{
 		{name: "empty selects all", want: Filter{}},
 		{name: "classes trimmed and deduplicated", classes: " permanent, invalid_event,permanent,",
-			want: Filter{Classes: []deadletter.Class{deadletter.ClassPermanent, deadletter.ClassInvalidEvent}}},
+			want: Filter{Classes: []pipeline.Class{pipeline.ClassPermanent, pipeline.ClassInvalidEvent}}},
 		{name: "statuses", statuses: "401, 403,401", want: Filter{Statuses: []int{401, 403}}},
 		{name: "rfc3339", since: "2026-05-01T09:00:00Z", until: "2026-05-02T09:00:00+02:00",
 			want: Filter{Since: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC), Until: time.Date(2026, 5, 2, 7, 0, 0, 0, time.UTC)}},
@@ -41,7 +42,7 @@ func TestParseFilter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseFilter(tt.classes, tt.statuses, tt.since, tt.until, now)
+			got, err := ParseFilter(strings.Split(tt.classes, ","), strings.Split(tt.statuses, ","), tt.since, tt.until, now)
 			if tt.wantErr != "" {
 				if err == nil || !errors.Is(err, ErrInvalidFilter) || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want ErrInvalidFilter containing %q", err, tt.wantErr)
@@ -64,8 +65,8 @@ func TestParseFilter(t *testing.T) {
 
 func TestFilterMatch(t *testing.T) {
 	at := func(s string) time.Time { tm, _ := time.Parse(time.RFC3339, s); return tm }
-	info := func(c deadletter.Class, status int, failed string) deadletter.Info {
-		i := deadletter.Info{Failure: deadletter.Failure{Class: c, HTTPStatus: status}}
+	info := func(c pipeline.Class, status int, failed string) deadletter.Info {
+		i := deadletter.Info{Failure: pipeline.Failure{Class: c, HTTPStatus: status}}
 		if failed != "" {
 			i.FailedAt = at(failed)
 		}
@@ -79,12 +80,12 @@ func TestFilterMatch(t *testing.T) {
 		want   bool
 	}{
 		{"zero filter matches anything", Filter{}, deadletter.Info{}, true},
-		{"class in list", Filter{Classes: []deadletter.Class{"permanent", "invalid_event"}}, info("invalid_event", 0, ""), true},
-		{"class not in list", Filter{Classes: []deadletter.Class{"permanent"}}, info("retries_exhausted", 503, ""), false},
+		{"class in list", Filter{Classes: []pipeline.Class{"permanent", "invalid_event"}}, info("invalid_event", 0, ""), true},
+		{"class not in list", Filter{Classes: []pipeline.Class{"permanent"}}, info("retries_exhausted", 503, ""), false},
 		{"status in list", Filter{Statuses: []int{401, 403}}, info("permanent", 403, ""), true},
 		{"status not in list", Filter{Statuses: []int{401}}, info("permanent", 400, ""), false},
 		{"no status never matches a status filter", Filter{Statuses: []int{401}}, info("invalid_event", 0, ""), false},
-		{"class and status both needed", Filter{Classes: []deadletter.Class{"permanent"}, Statuses: []int{401}}, info("retries_exhausted", 401, ""), false},
+		{"class and status both needed", Filter{Classes: []pipeline.Class{"permanent"}, Statuses: []int{401}}, info("retries_exhausted", 401, ""), false},
 		{"since is inclusive", window, info("permanent", 401, "2026-05-01T00:00:00Z"), true},
 		{"until is exclusive", window, info("permanent", 401, "2026-05-02T00:00:00Z"), false},
 		{"before since", window, info("permanent", 401, "2026-04-30T23:59:59Z"), false},
@@ -102,7 +103,7 @@ func TestFilterMatch(t *testing.T) {
 }
 
 func TestFilterString(t *testing.T) {
-	f, err := ParseFilter("permanent", "401,403", "2026-05-01", "", now)
+	f, err := ParseFilter([]string{"permanent"}, []string{"401", "403"}, "2026-05-01", "", now)
 	if err != nil {
 		t.Fatal(err)
 	}

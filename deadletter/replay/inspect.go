@@ -45,7 +45,7 @@ func NewEntry(rec *kgo.Record, showPII bool) Entry {
 		e.FailedAt = info.FailedAt.UTC().Format(time.RFC3339)
 	}
 	if !showPII {
-		e.Message = MaskEmails(e.Message)
+		e.Message = transform.MaskText(e.Message)
 		if e.Email != "" {
 			e.Email = transform.MaskEmail(e.Email)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/closesink/closesink/deadletter"
+	"github.com/closesink/closesink/pipeline"
 	"github.com/closesink/closesink/transform"
 )
 
@@ -61,23 +62,7 @@ func TestPreviewDescribe(t *testing.T) {
 	}
 }
 
-func TestMaskHelpers(t *testing.T) {
-	for in, want := range map[string]string{"": "", "Jane": "J***", "Élodie  van Dam": "É*** v*** D***"} {
-		if got := maskName(in); got != want {
-			t.Errorf("maskName(%q) = %q, want %q", in, got, want)
-		}
-	}
-	for in, want := range map[string]string{"+447700900123": "+**********23", "123": "***", "5551234": "*****34"} {
-		if got := maskPhone(in); got != want {
-			t.Errorf("maskPhone(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := MaskEmails(`email "jane@acme.com" is taken by bob@x.io`); got != `email "j***@acme.com" is taken by b***@x.io` {
-		t.Errorf("MaskEmails = %q", got)
-	}
-}
-
-func dlqRecord(t *testing.T, value string, f deadletter.Failure) *kgo.Record {
+func dlqRecord(t *testing.T, value string, f pipeline.Failure) *kgo.Record {
 	t.Helper()
 	src := &kgo.Record{Topic: "leads", Partition: 2, Offset: 4411, Value: []byte(value),
 		Timestamp: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
@@ -88,7 +73,7 @@ func dlqRecord(t *testing.T, value string, f deadletter.Failure) *kgo.Record {
 
 func TestEntry(t *testing.T) {
 	failed := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	rec := dlqRecord(t, janeEvent, deadletter.Failure{Class: deadletter.ClassPermanent, HTTPStatus: 401,
+	rec := dlqRecord(t, janeEvent, pipeline.Failure{Class: pipeline.ClassPermanent, HTTPStatus: 401,
 		Message: "Unauthorized for jane.doe@acme.com", Attempts: 1, FailedAt: failed})
 
 	e := NewEntry(rec, false)
@@ -117,7 +102,7 @@ func TestEntry(t *testing.T) {
 
 	// Context traits are read too; a value that is not an event has no email;
 	// a record without closesink headers prints dashes.
-	ctxOnly := dlqRecord(t, `{"context":{"traits":{"email":"ctx@x.io"}}}`, deadletter.Failure{Class: deadletter.ClassInvalidEvent})
+	ctxOnly := dlqRecord(t, `{"context":{"traits":{"email":"ctx@x.io"}}}`, pipeline.Failure{Class: pipeline.ClassInvalidEvent})
 	if e := NewEntry(ctxOnly, true); e.Email != "ctx@x.io" || e.Status != 0 {
 		t.Errorf("context email entry: %+v", e)
 	}
@@ -132,10 +117,10 @@ func TestStats(t *testing.T) {
 	day2 := time.Date(2026, 5, 2, 23, 30, 0, 0, time.FixedZone("x", -2*3600)) // 2026-05-03 UTC
 	var s Stats
 	s.SetRanges([]deadletter.Range{{Partition: 0, Start: 3, From: 5, To: 9, Committed: 5}, {Partition: 1, To: 0, Committed: -1}})
-	for _, f := range []deadletter.Failure{
-		{Class: deadletter.ClassPermanent, HTTPStatus: 401, FailedAt: day1},
-		{Class: deadletter.ClassPermanent, HTTPStatus: 401, FailedAt: day2},
-		{Class: deadletter.ClassInvalidEvent, FailedAt: day1.Add(time.Hour)},
+	for _, f := range []pipeline.Failure{
+		{Class: pipeline.ClassPermanent, HTTPStatus: 401, FailedAt: day1},
+		{Class: pipeline.ClassPermanent, HTTPStatus: 401, FailedAt: day2},
+		{Class: pipeline.ClassInvalidEvent, FailedAt: day1.Add(time.Hour)},
 	} {
 		s.Add(dlqRecord(t, "{}", f))
 	}

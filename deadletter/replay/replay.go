@@ -1,10 +1,11 @@
 // Package replay takes records from the dead-letter topic back through the
-// pipeline after the cause of their failure is fixed (design.md §5).
+// pipeline after the cause of their failure is fixed (docs/design.md §5).
 //
-// A replay reads the DLQ directly, without joining a consumer group, from
-// the replay group's committed offsets up to the end offsets listed when it
+// A replay joins its replay group as a member that holds every DLQ
+// partition (see groupLock: a second replay is refused) and reads the DLQ
+// from the group's committed offsets up to the end offsets listed when it
 // starts, then returns: records dead-lettered again during the replay land
-// after those end offsets and wait for the next run. It commits the replay
+// after those end offsets and wait for the next run. It commits through the
 // group after every record whose outcome is final, so a stopped replay
 // resumes where it stopped and a finished one replays nothing twice.
 //
@@ -12,8 +13,8 @@
 // end of the DLQ (and acknowledged) before the group's offset moves past
 // them, so a later run with other filters still reaches them.
 //
-// Run one replay per replay group at a time: two replays sharing a group
-// would both read the same records.
+// Kafka enforces one replay per replay group at a time: the group's
+// membership is the lock, and commits are fenced by it.
 package replay
 
 import (
@@ -54,7 +55,8 @@ type Config struct {
 	// ClientOpts are the connection options (seed brokers, TLS, SASL) of
 	// the reading client Run creates; no consumer or group options.
 	ClientOpts []kgo.Opt
-	// Admin reads and commits the replay group's offsets.
+	// Admin reads the replay group's offsets (commits go through the
+	// group membership Run takes).
 	Admin *kadm.Client
 	// Producer writes re-queued and republished records; it must wait for
 	// acknowledgement (ProduceSync). Not used in a dry run.
@@ -128,6 +130,12 @@ type Summary struct {
 	// Skipped records were not selected: re-queued at the end of the DLQ
 	// (in a dry run only counted).
 	Skipped int
+	// Unreplayable records matched the filter but carry no value (it was too
+	// large for the DLQ, closesink.value_omitted): re-queued like Skipped.
+	Unreplayable int
+	// Expired counts planned records that retention deleted before they
+	// were read.
+	Expired int64
 	// Partitions are the ranges read, as planned at the start.
 	Partitions []deadletter.Range
 	// ReachedEnd: every partition was read up to its planned end.
@@ -156,11 +164,22 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := checkIdle(ctx, cfg.Admin, cfg.Group); err != nil {
 		return Summary{}, err
 	}
+	var lock *groupLock
+	if cfg.DryRun == nil { // a dry run commits nothing, so it needs no lock
+		l, err := acquireLock(ctx, cfg.ClientOpts, cfg.Topic, cfg.Group, cfg.Logger)
+		if err != nil {
+			return Summary{}, err
+		}
+		defer l.release()
+		lock = l
+	}
+	// Planned once the lock is held: a replay that held it before has
+	// committed its progress by then.
 	ranges, err := deadletter.Plan(ctx, cfg.Admin, cfg.Topic, cfg.Group, false)
 	if err != nil {
 		return Summary{}, err
 	}
-	r := &run{ctx: ctx, cfg: cfg, log: cfg.Logger, sum: Summary{Partitions: ranges, DryRun: cfg.DryRun != nil}, next: map[int32]int64{}}
+	r := &run{ctx: ctx, cfg: cfg, log: cfg.Logger, lock: lock, sum: Summary{Partitions: ranges, DryRun: cfg.DryRun != nil}, next: map[int32]int64{}}
 	var pending int64
 	for _, rg := range ranges {
 		r.next[rg.Partition] = rg.Committed
@@ -174,7 +193,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		zap.String("filter", cfg.Filter.String()), zap.Int("limit", cfg.Limit), zap.String("mode", r.mode()),
 		zap.Int64("pending", pending))
 
-	err = deadletter.Scan(ctx, cfg.ClientOpts, cfg.Topic, ranges, r.batch)
+	err = deadletter.Scan(ctx, cfg.ClientOpts, cfg.Topic, ranges, r.batch, func(p int32, from, to int64) {
+		r.sum.Expired += to - from
+		r.log.Warn("DLQ records expired (retention) before the replay read them; they are gone",
+			zap.Int32("dlq_partition", p), zap.Int64("from_offset", from), zap.Int64("to_offset", to))
+	})
 	if err == nil && !r.sum.StoppedAtLimit {
 		r.sum.ReachedEnd = true
 		err = r.finish(ranges)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -19,7 +18,10 @@ type run struct {
 	ctx context.Context
 	cfg Config
 	log *zap.Logger
-	sum Summary
+	// lock is the replay group membership commits go through (nil in a
+	// dry run, which commits nothing).
+	lock *groupLock
+	sum  Summary
 	// next is the replay group's committed offset per partition (-1: none).
 	next map[int32]int64
 	// skipped are records not selected whose re-queue is not yet written.
@@ -42,9 +44,18 @@ func (r *run) batch(recs []*kgo.Record) error {
 		info, _ := deadletter.Parse(rec)
 		if !r.cfg.Filter.Match(info) {
 			r.sum.Skipped++
-			if r.cfg.DryRun == nil {
-				r.skipped = append(r.skipped, rec)
-			}
+			r.requeueLater(rec)
+			continue
+		}
+		if info.ValueOmitted > 0 {
+			// Nothing to send: the value was too large for the DLQ. It
+			// stays in the DLQ (re-queued unchanged, marker kept) and its
+			// source position still holds the value.
+			r.sum.Unreplayable++
+			r.log.Warn("DLQ record without its value (too large for the DLQ); replay it from its source position",
+				zap.Int32("dlq_partition", rec.Partition), zap.Int64("dlq_offset", rec.Offset), zap.Int("value_bytes", info.ValueOmitted),
+				zap.String("source_topic", info.SourceTopic), zap.Int32("source_partition", info.SourcePartition), zap.Int64("source_offset", info.SourceOffset))
+			r.requeueLater(rec)
 			continue
 		}
 		if err := r.requeue(); err != nil {
@@ -62,6 +73,14 @@ func (r *run) batch(recs []*kgo.Record) error {
 	return r.requeue()
 }
 
+// requeueLater takes note of a record that is not handled: outside a dry
+// run it is re-queued before the group's offset moves past it.
+func (r *run) requeueLater(rec *kgo.Record) {
+	if r.cfg.DryRun == nil {
+		r.skipped = append(r.skipped, rec)
+	}
+}
+
 // handle takes one selected record to its final outcome and commits it.
 func (r *run) handle(rec *kgo.Record, info deadletter.Info) error {
 	log := r.log.With(zap.Int32("dlq_partition", rec.Partition), zap.Int64("dlq_offset", rec.Offset),
@@ -73,7 +92,7 @@ func (r *run) handle(rec *kgo.Record, info deadletter.Info) error {
 		r.sum.Previewed++
 		return nil
 	case r.cfg.ToTopic != "":
-		out := &kgo.Record{Topic: r.cfg.ToTopic, Key: rec.Key, Value: rec.Value, Headers: deadletter.OriginalHeaders(rec)}
+		out := &kgo.Record{Topic: r.cfg.ToTopic, Key: rec.Key, Value: rec.Value, Headers: deadletter.RepublishHeaders(rec)}
 		if err := r.produce(out); err != nil {
 			return fmt.Errorf("republishing DLQ partition %d offset %d to %s: %w", rec.Partition, rec.Offset, r.cfg.ToTopic, err)
 		}
@@ -151,13 +170,9 @@ func (r *run) commit(next map[int32]int64) error {
 	if r.cfg.DryRun != nil || len(next) == 0 {
 		return nil
 	}
-	offs := kadm.Offsets{}
-	for p, at := range next {
-		offs.Add(kadm.Offset{Topic: r.cfg.Topic, Partition: p, At: at, LeaderEpoch: -1})
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.cfg.CommitTimeout)
 	defer cancel()
-	if err := r.cfg.Admin.CommitAllOffsets(ctx, r.cfg.Group, offs); err != nil {
+	if err := r.lock.commit(ctx, next); err != nil {
 		return fmt.Errorf("committing replay group %s: %w", r.cfg.Group, err)
 	}
 	for p, at := range next {

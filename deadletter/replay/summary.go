@@ -18,10 +18,17 @@ func (s Summary) WriteTable(w io.Writer) error {
 		{"read", s.Read}, {"selected", s.Selected}, {"delivered", s.Delivered},
 		{"dead-lettered again", s.DeadLettered}, {"dropped", s.Dropped},
 		{"republished", s.Republished}, {"previewed (dry run)", s.Previewed},
+		{"without value (re-queued; replay from the source)", s.Unreplayable},
 		{"skipped (re-queued)", s.Skipped},
 	}
 	if s.DryRun {
 		rows[len(rows)-1].name = "skipped (not selected)"
+	}
+	if s.Expired > 0 {
+		rows = append(rows, struct {
+			name string
+			n    int
+		}{"expired before read (retention)", int(s.Expired)})
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%d\n", r.name, r.n)
@@ -46,7 +53,7 @@ func (s Summary) Fields() []zap.Field {
 		zap.Int("read", s.Read), zap.Int("selected", s.Selected), zap.Int("delivered", s.Delivered),
 		zap.Int("dead_lettered", s.DeadLettered), zap.Int("dropped", s.Dropped),
 		zap.Int("republished", s.Republished), zap.Int("previewed", s.Previewed),
-		zap.Int("skipped", s.Skipped), zap.Bool("reached_end", s.ReachedEnd),
+		zap.Int("skipped", s.Skipped), zap.Int("unreplayable", s.Unreplayable), zap.Int64("expired", s.Expired), zap.Bool("reached_end", s.ReachedEnd),
 		zap.Bool("stopped_at_limit", s.StoppedAtLimit),
 	}
 }

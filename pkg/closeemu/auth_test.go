@@ -3,10 +3,12 @@ package closeemu
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/closesink/closesink/pkg/closeapi"
 )
@@ -127,6 +129,11 @@ func TestFaultsValidate(t *testing.T) {
 		{"script status 600", Faults{Script: []int{600}}, false},
 		{"email status 0", Faults{StatusForEmail: map[string]int{"a@b.co": 0}}, false},
 		{"negative latency", Faults{Latency: -1}, false},
+		{"after-create typical", Faults{LatencyAfterCreate: time.Second, LatencyAfterCreateRate: 0.2, DropAfterCreateRate: 0.1, ErrorAfterCreateRate: 1}, true},
+		{"negative latency after create", Faults{LatencyAfterCreate: -1}, false},
+		{"latency-after-create rate above 1", Faults{LatencyAfterCreateRate: 1.01}, false},
+		{"drop-after-create rate NaN", Faults{DropAfterCreateRate: math.NaN()}, false},
+		{"negative error-after-create rate", Faults{ErrorAfterCreateRate: -0.5}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

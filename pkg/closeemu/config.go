@@ -6,6 +6,19 @@
 // and 429 + Retry-After) and can inject faults (5xx by rate or script, slow
 // answers, dropped connections, a fixed status per contact email) so tests and
 // the demo exercise every delivery path without touching the real Close.
+//
+// Those faults all strike before a lead exists. The after-create faults model
+// the order that produces duplicates in real Close: the lead is stored, then
+// the answer is slow (LatencyAfterCreate, which a client may give up on),
+// lost (DropAfterCreateRate: the connection is closed with no response) or a
+// proxy error (ErrorAfterCreateRate: ErrorStatus although the lead exists).
+// Stats.AbandonedAfterCreate counts the stored leads whose client got no
+// success, so a test of a retrying client can assert
+// Stats().Created == distinct leads sent + Stats().AbandonedAfterCreate.
+//
+// Outside the Close API namespace, GET /_emulator/stats serves Stats as JSON
+// (no auth, no faults, not counted) for tests that run the emulator in
+// another process ("closesink emulator", whose flags mirror Faults).
 package closeemu
 
 import (
@@ -102,8 +115,8 @@ type Faults struct {
 	ErrorRate float64
 	// ErrorStatus is the status ErrorRate injects; 0 means 503.
 	ErrorStatus int
-	// Seed seeds the RNGs behind ErrorRate and DropConnRate (separate streams,
-	// so enabling one does not change which requests the other picks).
+	// Seed seeds the RNGs behind every rate (one independent stream per
+	// rate, so enabling one does not change which requests another picks).
 	Seed int64
 	// Script holds statuses for the next len(Script) POST /lead/ requests that
 	// pass auth and the rate limit, in order; each is consumed as used. 0 or a
@@ -121,13 +134,46 @@ type Faults struct {
 	// RateReset is the reset advertised on injected 429s (RateLimit reset and
 	// Retry-After); 0 means 1s.
 	RateReset time.Duration
+
+	// The after-create faults act on a POST /lead/ only once its lead has
+	// been stored, and each such lead draws once from every after-create rate
+	// that is set (so the n-th created lead's fate depends only on the seed).
+	// A lead stored but not answered with a success is counted in
+	// Stats.AbandonedAfterCreate; it stays stored, as in Close.
+
+	// LatencyAfterCreate delays the answer to a created lead (see
+	// LatencyAfterCreateRate). If the request's context ends during the delay
+	// (client timeout or hang-up, or server shutdown) the connection is closed
+	// without a response and the request counts as abandoned. A response
+	// written just as the client gives up is not counted, so for exact counts
+	// make the delay far longer, or far shorter, than the client's timeout.
+	LatencyAfterCreate time.Duration
+	// LatencyAfterCreateRate is the fraction of created leads that get
+	// LatencyAfterCreate. 0 means every one (when LatencyAfterCreate is set).
+	LatencyAfterCreateRate float64
+	// DropAfterCreateRate is the fraction of created leads whose connection
+	// is then closed without any response (after LatencyAfterCreate, if any).
+	DropAfterCreateRate float64
+	// ErrorAfterCreateRate is the fraction of created leads answered with
+	// ErrorStatus (502 if ErrorStatus is below 400) instead of 200: the
+	// gateway failed after Close stored the lead. DropAfterCreateRate wins
+	// when both pick the same lead.
+	ErrorAfterCreateRate float64
 }
 
 // Validate reports the first problem with f.
 func (f Faults) Validate() error {
-	for name, r := range map[string]float64{"ErrorRate": f.ErrorRate, "DropConnRate": f.DropConnRate} {
-		if math.IsNaN(r) || r < 0 || r > 1 {
-			return fmt.Errorf("%w: %s must be within [0, 1], got %v", ErrInvalidConfig, name, r)
+	rates := []struct {
+		name string
+		r    float64
+	}{
+		{"ErrorRate", f.ErrorRate}, {"DropConnRate", f.DropConnRate},
+		{"LatencyAfterCreateRate", f.LatencyAfterCreateRate},
+		{"DropAfterCreateRate", f.DropAfterCreateRate}, {"ErrorAfterCreateRate", f.ErrorAfterCreateRate},
+	}
+	for _, r := range rates {
+		if math.IsNaN(r.r) || r.r < 0 || r.r > 1 {
+			return fmt.Errorf("%w: %s must be within [0, 1], got %v", ErrInvalidConfig, r.name, r.r)
 		}
 	}
 	if f.ErrorStatus != 0 && !injectable(f.ErrorStatus) {
@@ -144,8 +190,8 @@ func (f Faults) Validate() error {
 			return fmt.Errorf("%w: a StatusForEmail status %d is not within 200..599", ErrInvalidConfig, st)
 		}
 	}
-	if f.Latency < 0 || f.RateReset < 0 {
-		return fmt.Errorf("%w: Latency and RateReset must be >= 0", ErrInvalidConfig)
+	if f.Latency < 0 || f.RateReset < 0 || f.LatencyAfterCreate < 0 {
+		return fmt.Errorf("%w: Latency, LatencyAfterCreate and RateReset must be >= 0", ErrInvalidConfig)
 	}
 	return nil
 }

@@ -17,24 +17,31 @@ type faultState struct {
 	emails  map[string]int
 	errRNG  *rand.Rand
 	dropRNG *rand.Rand
+	// One stream per after-create rate; see faults_create.go.
+	latAfterRNG, dropAfterRNG, errAfterRNG *rand.Rand
 }
 
-// Distinct second seeds give ErrorRate and DropConnRate independent streams
-// from one Seed, so turning one on does not reshuffle the other.
+// Distinct second seeds give every rate an independent stream from one
+// Seed, so turning one on does not reshuffle the others.
 const (
-	errStream  = 0x6572726f72 // "error"
-	dropStream = 0x64726f70   // "drop"
+	errStream       = 0x6572726f72       // "error"
+	dropStream      = 0x64726f70         // "drop"
+	latAfterStream  = 0x6c61742b63726561 // "lat+crea"
+	dropAfterStream = 0x64726f702b637265 // "drop+cre"
+	errAfterStream  = 0x6572722b63726561 // "err+crea"
 )
 
 func (fs *faultState) set(f Faults) {
 	f.ErrorRate = clampRate(f.ErrorRate)
 	f.DropConnRate = clampRate(f.DropConnRate)
+	f.LatencyAfterCreateRate = clampRate(f.LatencyAfterCreateRate)
+	f.DropAfterCreateRate = clampRate(f.DropAfterCreateRate)
+	f.ErrorAfterCreateRate = clampRate(f.ErrorAfterCreateRate)
 	if f.ErrorStatus == 0 {
 		f.ErrorStatus = http.StatusServiceUnavailable
 	}
-	if f.Latency < 0 {
-		f.Latency = 0
-	}
+	f.Latency = max(f.Latency, 0)
+	f.LatencyAfterCreate = max(f.LatencyAfterCreate, 0)
 	if f.RateReset <= 0 {
 		f.RateReset = time.Second
 	}
@@ -48,6 +55,9 @@ func (fs *faultState) set(f Faults) {
 	fs.f = f
 	fs.errRNG = rand.New(rand.NewPCG(uint64(f.Seed), errStream))
 	fs.dropRNG = rand.New(rand.NewPCG(uint64(f.Seed), dropStream))
+	fs.latAfterRNG = rand.New(rand.NewPCG(uint64(f.Seed), latAfterStream))
+	fs.dropAfterRNG = rand.New(rand.NewPCG(uint64(f.Seed), dropAfterStream))
+	fs.errAfterRNG = rand.New(rand.NewPCG(uint64(f.Seed), errAfterStream))
 }
 
 func clampRate(r float64) float64 {

@@ -46,8 +46,7 @@ func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusInternalServerError, "Internal error.")
 		return
 	}
-	s.store(lead, body)
-	s.writeBody(w, http.StatusOK, "application/json", lead.json)
+	s.answerCreated(w, r, lead, s.store(lead, body))
 }
 
 // resolveStatus picks the lead's status id and label, recording an error in
@@ -81,20 +80,6 @@ func (s *Server) resolveStatus(req *leadRequest, fe fieldErrors) (id, label stri
 		label = id
 	}
 	return id, label
-}
-
-func (s *Server) store(lead *storedLead, body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.leads = append(s.leads, lead)
-	s.bodies = append(s.bodies, body)
-	s.byID[lead.view.ID] = lead
-	s.stats.Created++
-	if s.maxLeads > 0 && len(s.leads) > s.maxLeads {
-		delete(s.byID, s.leads[0].view.ID)
-		s.leads[0], s.bodies[0] = nil, nil // let the GC have them
-		s.leads, s.bodies = s.leads[1:], s.bodies[1:]
-	}
 }
 
 // getLead handles GET /api/v1/lead/{id}/.

@@ -11,19 +11,26 @@ import (
 	"github.com/closesink/closesink/pkg/closeapi"
 )
 
-// Stats counts what the emulator has seen since New or the last Reset.
+// Stats counts what the emulator has seen since New or the last Reset. GET
+// /_emulator/stats serves it as JSON with these field names.
 type Stats struct {
-	Requests    int         // every request, including dropped and unauthorised ones
-	Created     int         // leads created (200 to POST /lead/)
-	ByStatus    map[int]int // responses written, by HTTP status
-	RateLimited int         // 429s from the rate limiter (not injected ones)
-	Dropped     int         // connections closed without a response by DropConnRate
-	Cancelled   int         // requests abandoned during injected Latency
+	Requests    int         `json:"requests"`     // every request, including dropped and unauthorised ones (not /_emulator/)
+	Created     int         `json:"created"`      // leads stored by POST /lead/, however the request was then answered
+	ByStatus    map[int]int `json:"by_status"`    // responses written, by HTTP status
+	RateLimited int         `json:"rate_limited"` // 429s from the rate limiter (not injected ones)
+	Dropped     int         `json:"dropped"`      // connections closed without a response by DropConnRate
+	Cancelled   int         `json:"cancelled"`    // requests abandoned during injected Latency (before any create)
+	// AbandonedAfterCreate counts stored leads whose request got no success:
+	// dropped by DropAfterCreateRate, answered an error by
+	// ErrorAfterCreateRate, or whose context ended during LatencyAfterCreate.
+	// Each is counted once, and drops and errors before the client can see
+	// them. Created - AbandonedAfterCreate leads were acknowledged with a 200.
+	AbandonedAfterCreate int `json:"abandoned_after_create"`
 }
 
 // Server is the emulator. It implements http.Handler; every method is safe
 // for concurrent use and none blocks beyond a short internal lock, except
-// ServeHTTP, which blocks for any injected Latency.
+// ServeHTTP, which blocks for any injected Latency or LatencyAfterCreate.
 type Server struct {
 	// Immutable after New.
 	now           func() time.Time
@@ -45,6 +52,9 @@ type Server struct {
 	bodies  [][]byte
 	byID    map[string]*storedLead
 	stats   Stats
+	// delaying is how many created leads are waiting out LatencyAfterCreate,
+	// so tests can tell a delayed answer from a slow one without timing.
+	delaying int
 }
 
 // New builds a Server from cfg. It does not fail: call cfg.Validate first to
@@ -188,7 +198,12 @@ func (s *Server) Reset() {
 
 // ServeHTTP answers one request: injected connection drop and latency first
 // (they model the network), then auth, rate limit, routing and the handler.
+// The emulator's own /_emulator/ endpoints bypass all of that.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isAdminPath(r.URL.Path) {
+		s.serveAdmin(w, r)
+		return
+	}
 	drop, latency := s.beginRequest()
 	if drop {
 		s.dropConnection(w)

@@ -1,0 +1,62 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/closesink/closesink/internal/metrics"
+)
+
+func serveMetrics(addr string, m *metrics.Metrics, log *zap.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	// Timeouts so a slow or idle client cannot hold connections open: a
+	// scrape is a small GET answered at once.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", zap.Error(err))
+		}
+	}()
+	log.Info("serving metrics", zap.String("addr", ln.Addr().String()))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+// summarize logs one line per interval with the counters and the current
+// delivery rate, so an operator can see the worker is alive without metrics.
+func summarize(ctx context.Context, log *zap.Logger, m *metrics.Metrics, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var prev metrics.Snapshot // the service starts at zero
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s := m.Snapshot()
+		log.Info("summary",
+			zap.Int64("consumed", s.Consumed), zap.Int64("delivered", s.Delivered),
+			zap.Any("dropped", s.Dropped), zap.Any("dead_lettered", s.DeadLettered),
+			zap.Int64("retries", s.Retries),
+			zap.Float64("delivered_per_second", float64(s.Delivered-prev.Delivered)/every.Seconds()))
+		prev = s
+	}
+}

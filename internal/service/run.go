@@ -1,0 +1,162 @@
+// Package service is the one place that builds closesink from its
+// configuration: the Kafka clients, the transform, the Close delivery client,
+// the dead-letter writer, the pipeline, the metrics and the consumer group,
+// wired in a straight line for `closesink run` (Run), `closesink replay`
+// (Replay) and the demo. The command line, the demo and the system tests
+// all call it, so there is one wiring to read and to test.
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+	"go.uber.org/zap"
+
+	"github.com/closesink/closesink/consumer"
+	"github.com/closesink/closesink/delivery"
+	"github.com/closesink/closesink/internal/config"
+	"github.com/closesink/closesink/internal/metrics"
+	"github.com/closesink/closesink/pipeline"
+)
+
+// Options let an embedding caller (the demo, the system tests) observe and
+// tune a running service; the zero value is what `closesink run` uses.
+type Options struct {
+	Metrics    *metrics.Metrics // nil: the service makes its own
+	OnOutcome  func(rec *kgo.Record, out pipeline.Outcome)
+	ClientOpts []kgo.Opt // appended to every Kafka client's options
+	// Delivery adjusts the delivery client's config before it is built
+	// (tests: short backoffs and rate-limit waits).
+	Delivery func(*delivery.Config)
+	DLQ      DLQTuning
+	// OnCommit and OnRebalance are told what the consumer group does,
+	// besides the metrics (tests: a log of every commit).
+	OnCommit    func(partition int32, next int64)
+	OnRebalance func(event string, partitions []int32)
+	// Consumer adjusts the consumer group's config before it is built
+	// (tests: small queue bounds and commit batches).
+	Consumer func(*consumer.Config)
+}
+
+// Run runs the worker until ctx is done: it checks the topics and the Close
+// API key, joins the consumer group and delivers every record to its final
+// outcome. Errors matching ErrSetup or config.ErrInvalid mean the setup
+// must change (closesink exits 2 on them).
+func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) error {
+	m := o.Metrics
+	if m == nil {
+		m = metrics.New()
+	}
+	tr, err := newTransformer(cfg)
+	if err != nil {
+		return err
+	}
+	dc, err := newDeliveryClient(cfg, m, o.Delivery)
+	if err != nil {
+		return err
+	}
+	opts, err := KafkaOpts(cfg, log)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, o.ClientOpts...)
+
+	// This client checks the topics before the member joins the group (a
+	// typo fails fast with exit 2 instead of an idle member), then writes
+	// the dead letters and re-reads the partition count. The group has a
+	// client of its own, so nothing here waits for a value set later.
+	cl, counts, err := Connect(ctx, append(opts, dlqProduceTimeout,
+		kgo.WithHooks(kprom.NewMetrics("closesink_kafka_producer", kprom.Registry(m.Registry)))),
+		TopicCheckTimeout, cfg.Topic, cfg.DLQTopic)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := checkKey(ctx, dc, log, "create a key in Close under Settings > Developer > API Keys and set "+config.EnvAPIKey); err != nil {
+		return err
+	}
+	sourcePartitions := counts[cfg.Topic]
+	dc.SetPartitions(sourcePartitions)
+	m.SourcePartitions(sourcePartitions)
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+	log.Info("closesink starting", zap.Any("config", cfg.Redacted()), zap.Int("source_partitions", sourcePartitions),
+		zap.Float64("rate_per_partition", cfg.Rate/float64(sourcePartitions)))
+
+	dlq, err := newDLQWriter(cl, cfg.DLQTopic, m, log, o.DLQ)
+	if err != nil {
+		return err
+	}
+	pl, err := newPipeline(cfg, tr, m, log, pipelineParts{
+		deliverer: pipeline.DelivererFor(dc), dlq: dlq, dedupeWindow: cfg.DedupeWindow, onOutcome: o.OnOutcome})
+	if err != nil {
+		return err
+	}
+	ccfg := consumer.Config{
+		Brokers:       cfg.Brokers,
+		Topic:         cfg.Topic,
+		Group:         cfg.Group,
+		InstanceID:    cfg.InstanceID,
+		Handler:       pl,
+		Logger:        log,
+		StopTimeout:   cfg.ShutdownTimeout,
+		OnStopTimeout: dc.Abort,
+		ClientOpts: append(opts, kgo.SessionTimeout(cfg.SessionTimeout),
+			kgo.WithHooks(kprom.NewMetrics("closesink_kafka", kprom.Registry(m.Registry)))),
+		OnCommit: func(p int32, next int64) {
+			m.Commit()
+			if o.OnCommit != nil {
+				o.OnCommit(p, next)
+			}
+		},
+		OnRebalance: func(event string, parts []int32) {
+			if o.OnRebalance != nil {
+				o.OnRebalance(event, parts)
+			}
+			if event != "assigned" {
+				m.Assigned(-len(parts))
+				pl.ForgetPartitions(parts)
+				return
+			}
+			m.Assigned(len(parts))
+			// Partitions added to the source topic cause a rebalance; the
+			// budget split must follow, or the group would exceed --rate.
+			go refreshPartitions(ctx, cl, cfg.Topic, dc, m, log)
+		},
+	}
+	if o.Consumer != nil {
+		o.Consumer(&ccfg)
+	}
+	cons, err := consumer.New(ccfg)
+	if err != nil {
+		return setup(err)
+	}
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log)
+		if err != nil {
+			return setup(err)
+		}
+		defer stopMetrics()
+	}
+	go summarize(ctx, log, m, time.Minute)
+	err = cons.Run(ctx)
+	s := m.Snapshot()
+	log.Info("closesink stopped", zap.Int64("consumed", s.Consumed), zap.Int64("delivered", s.Delivered),
+		zap.Any("dropped", s.Dropped), zap.Any("dead_lettered", s.DeadLettered))
+	return err
+}
+
+// refreshPartitions re-reads the source topic's partition count and splits
+// the rate budget by it. A failure keeps the previous count (logged).
+func refreshPartitions(ctx context.Context, cl *kgo.Client, topic string, dc *delivery.Client, m *metrics.Metrics, log *zap.Logger) {
+	counts, err := CheckTopics(ctx, cl, 10*time.Second, topic)
+	if err != nil {
+		log.Warn("could not re-read the source topic's partition count; keeping the previous rate split", zap.Error(err))
+		return
+	}
+	dc.SetPartitions(counts[topic])
+	m.SourcePartitions(counts[topic])
+}
