@@ -21,7 +21,7 @@ func TestClassify(t *testing.T) {
 		{201, nil, ClassSuccess},
 		{204, nil, ClassSuccess},
 		{299, nil, ClassSuccess},
-		// design.md §4 permanent rows
+		// docs/design.md §4 permanent rows
 		{400, nil, ClassPermanent},
 		{401, nil, ClassPermanent},
 		{402, nil, ClassPermanent},

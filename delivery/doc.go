@@ -9,7 +9,7 @@
 // [Classify] and retries transient failures with exponential backoff from
 // github.com/sethvargo/go-retry until the retry budget is spent.
 //
-// Policy (design.md §4):
+// Policy (docs/design.md §4):
 //   - 2xx: delivered. The created lead id and first contact id are parsed
 //     from the body when it is JSON; a 2xx is never retried (Close does not
 //     deduplicate, so a retry after a 2xx would create a second lead).

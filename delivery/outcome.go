@@ -30,7 +30,7 @@ func (c Class) String() string {
 	return "class(" + strconv.Itoa(int(c)) + ")"
 }
 
-// Classify maps one attempt's result to a Class (design.md §4). err is the
+// Classify maps one attempt's result to a Class (docs/design.md §4). err is the
 // transport error (connection refused or reset, timeout, TLS failure); when
 // it is non-nil statusCode is ignored and the attempt is retried, because
 // the lead is still safe in Kafka and a broken network or proxy is usually

@@ -6,9 +6,9 @@ import (
 	"unicode/utf8"
 )
 
-// Helpers over raw JSON value spans that the scanner has already validated.
-// A span never includes surrounding whitespace, so its first byte says its
-// type.
+// Helpers over raw JSON values that the decoder has already validated (see
+// jsondec.go). A value never includes surrounding whitespace, so its first
+// byte says its type.
 
 // jsonKind names the JSON type of a raw value, for error messages.
 func jsonKind(raw []byte) string {
@@ -39,14 +39,6 @@ func present(raw []byte) bool {
 
 func isObject(raw []byte) bool { return len(raw) > 0 && raw[0] == '{' }
 func isString(raw []byte) bool { return len(raw) > 0 && raw[0] == '"' }
-
-func unquoteKey(key []byte) string {
-	quoted := make([]byte, 0, len(key)+2)
-	quoted = append(quoted, '"')
-	quoted = append(quoted, key...)
-	quoted = append(quoted, '"')
-	return decodeString(quoted)
-}
 
 // decodeString decodes a raw JSON string (with quotes). Invalid UTF-8 and
 // lone surrogate escapes become U+FFFD, as encoding/json does, so the

@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// scannerCases are checked against encoding/json.Valid, the reference.
+// scannerCases are checked against encoding/json.Valid, the reference. They
+// include the depth limit, which jsontext does not let us set (jsondec.go).
 var scannerCases = []string{
 	``, ` `, `{}`, ` {} `, "\t{\n}\r\n", `[]`, `null`, `true`, `false`, `0`, `-0`, `1.5e+10`,
 	`"s"`, `{"a":1}`, `{"a":[1,2,{"b":null}]}`, `{"a":"\u00e9\n\t\"\\\/"}`,
@@ -35,7 +36,7 @@ func TestScannerMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// FuzzScannerMatchesValid holds the hand-written scanner to encoding/json:
+// FuzzScannerMatchesValid holds the jsontext-based reader to encoding/json:
 // the fast path may only call a record "not_mapped" if it is real JSON.
 func FuzzScannerMatchesValid(f *testing.F) {
 	for _, in := range scannerCases {
@@ -62,6 +63,33 @@ func TestParseEnvelopeLastDuplicateWins(t *testing.T) {
 	env, err = parseEnvelope([]byte(`{"properties":{"type":"track","event":"Signed Up"}}`))
 	if err != nil || env.typ != nil || env.event != nil {
 		t.Fatalf("nested keys leaked into the envelope: %+v %v", env, err)
+	}
+}
+
+// jsontext's own messages quote the record, so syntaxErr rewords them; this
+// pins the wording and offsets (the goldens hold three of them too).
+func TestSyntaxErrorMessages(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a":tru}`:            "invalid literal at byte offset 5",
+		`nul`:                  "unexpected end of input at byte offset 3",
+		`{"a":nul`:             "unexpected end of input in object at byte offset 8",
+		`{"a":[1`:              "unexpected end of input in array at byte offset 7",
+		`{"a":1.}`:             "invalid number at byte offset 7",
+		`{"a":"\x"}`:           "invalid escape in string at byte offset 6",
+		`{"a":"\ud800\u12G4"}`: "invalid escape in string at byte offset 12",
+		"{\"a\":\"\x01\"}":     "control character in string at byte offset 6",
+		`{"a" 1}`:              "expected ':' after object key at byte offset 5",
+		`{"a":}`:               "invalid character at byte offset 5",
+		`{"a":1 "b":2}`:        "expected ',' or '}' in object at byte offset 7",
+		`{1:2}`:                "expected a string key in object at byte offset 1",
+		`[1 2]`:                "expected ',' or ']' in array at byte offset 3",
+		`{"a":x}`:              "invalid character at byte offset 5",
+		`[] x`:                 "unexpected data after the top-level value at byte offset 3",
+		"\xef\xbb\xbf{}":       "invalid character at byte offset 0",
+	} {
+		if err := checkJSON([]byte(in)); err == nil || err.Error() != want {
+			t.Errorf("checkJSON(%q) = %v, want %s", in, err, want)
+		}
 	}
 }
 

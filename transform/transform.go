@@ -74,7 +74,7 @@ func parseEnvelope(data []byte) (envelope, error) {
 		}
 		return env, invalidf("record is a JSON %s, want an object", jsonKind(data[i:]))
 	}
-	i, err := scanObject(data, i, 0, func(key, value []byte) {
+	err := scan(data, func(key, value []byte) {
 		switch {
 		case string(key) == "type":
 			env.typ = value
@@ -89,12 +89,7 @@ func parseEnvelope(data []byte) (envelope, error) {
 		case string(key) == "messageId":
 			env.messageID = value
 		}
-	})
-	if err == nil {
-		if i = skipSpace(data, i); i != len(data) {
-			err = fail("unexpected data after the top-level object", i)
-		}
-	}
+	}, "object")
 	if err != nil {
 		return env, invalidf("not JSON: %v", err)
 	}

@@ -1,4 +1,7 @@
-package delivery
+// Code below is a frozen copy of delivery/idscan.go as it was before the
+// JSON-library change, kept here only as the benchmark's reference.
+
+package jsoncompare
 
 import (
 	"bytes"
