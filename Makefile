@@ -1,10 +1,11 @@
 # closesink: the two commands a newcomer needs are `make demo` and `make test`.
 GO       ?= go
 PKGS     ?= ./...
+FUZZTIME ?= 30s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/closesink/closesink/internal/version.Version=$(VERSION)
 
-.PHONY: all build test test-short vet fmt bench demo kafka-up kafka-down kafka-status clean test-e2e
+.PHONY: all build test test-short vet fmt bench bench-smoke fuzz demo kafka-up kafka-down kafka-status clean test-e2e
 
 all: vet test build
 
@@ -31,8 +32,14 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-bench: ## benchmarks (transform, delivery)
+bench: ## benchmarks (transform, delivery, worker), each against a same-run baseline
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+bench-smoke: ## every benchmark once, so their own sanity checks run (CI)
+	$(GO) test -run '^$$' -bench . -benchtime 1x $(PKGS)
+
+fuzz: ## every fuzz target for FUZZTIME each (default 30s)
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 demo: ## run the whole pipeline in-process (kfake + Close emulator)
 	$(GO) run ./cmd/closesink demo

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/closesink/closesink/pkg/closeapi"
 )
 
 // ErrAborted is the reason given (in Outcome.Message) for outcomes cut short
@@ -25,6 +27,7 @@ type Client struct {
 	cfg        Config
 	hc         *http.Client
 	leadURL    string
+	baseURL    string // leadURL without /api/v1/lead/, for the other endpoints
 	authHeader string
 	scrubber   *strings.Replacer
 
@@ -58,6 +61,7 @@ func New(cfg Config) (*Client, error) {
 		cfg:        cfg,
 		hc:         httpClient(cfg.HTTPClient),
 		leadURL:    u,
+		baseURL:    strings.TrimSuffix(u, closeapi.LeadPath),
 		authHeader: "Basic " + b64,
 		// Scrub the key and its Basic encoding from every text we produce, in
 		// case a proxy or server echoes the request back.

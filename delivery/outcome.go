@@ -72,6 +72,9 @@ const (
 	// the outcome was known. It is not final: the record must be delivered
 	// again later.
 	Interrupted
+	// Superseded: a Create's beforeRetry found that it need not be sent
+	// again (the person exists in Close after all). Final.
+	Superseded
 )
 
 func (s Status) String() string {
@@ -84,6 +87,8 @@ func (s Status) String() string {
 		return "retries_exhausted"
 	case Interrupted:
 		return "interrupted"
+	case Superseded:
+		return "superseded"
 	}
 	return "status(" + strconv.Itoa(int(s)) + ")"
 }

@@ -32,25 +32,32 @@ type response struct {
 // bodyBuffers recycles response buffers between deliveries.
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// post sends body once, reading the response into buf (which res.body then
-// aliases). The request deliberately ignores ctx: once on the wire it runs
-// to its end, bounded by RequestTimeout, unless the client is aborted, so a
-// graceful stop learns whether the lead was created instead of re-sending
-// it after restart. (Being a child of the abort context rather than of ctx,
-// it carries none of ctx's values; nothing below needs them.)
-func (c *Client) post(body []byte, buf *bytes.Buffer) response {
+// send makes one HTTP exchange, reading the response into buf (which
+// res.body then aliases); a nil body sends none. The request deliberately
+// ignores the caller's ctx: once on the wire it runs to its end, bounded by
+// RequestTimeout, unless the client is aborted, so a graceful stop learns
+// whether Close acted on it (a lead created, say) instead of sending it
+// again after a restart. (Being a child of the abort context rather than of
+// ctx, it carries none of ctx's values; nothing below needs them.)
+func (c *Client) send(method, url string, body []byte, buf *bytes.Buffer) response {
 	reqCtx, cancel := context.WithTimeout(c.abortCtx, c.cfg.RequestTimeout)
 	defer cancel()
 
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.leadURL, bytes.NewReader(body))
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, method, url, rd)
 	if err != nil {
 		return response{err: err}
 	}
 	req.Header = http.Header{
 		"Authorization": {c.authHeader},
-		"Content-Type":  {"application/json"},
 		"Accept":        {"application/json"},
 		"User-Agent":    {c.cfg.UserAgent},
+	}
+	if body != nil {
+		req.Header["Content-Type"] = []string{"application/json"}
 	}
 	start := time.Now()
 	resp, err := c.hc.Do(req)

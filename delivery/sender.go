@@ -50,14 +50,31 @@ func (s *Sender) Deliver(ctx context.Context, lead *closeapi.Lead) Outcome {
 	return s.DeliverBody(ctx, body)
 }
 
-// DeliverBody posts a JSON lead body until the outcome is final or ctx ends.
-// It blocks for the whole delivery, including rate limit waits, the shared
-// 429 pause and retry backoff. Cancelling ctx ends any wait at once and
+// DeliverBody posts a JSON lead body (create a lead) until the outcome is
+// final or ctx ends; see call. body is not modified or retained.
+func (s *Sender) DeliverBody(ctx context.Context, body []byte) Outcome {
+	return s.Create(ctx, body, nil)
+}
+
+// Create is DeliverBody with a check before every retry: when beforeRetry
+// (if not nil) returns true, the create is not sent again and the outcome
+// is Superseded. The upsert mode uses it to search for the person first: a
+// create that timed out may have succeeded.
+func (s *Sender) Create(ctx context.Context, body []byte, beforeRetry func(context.Context) bool) Outcome {
+	return s.call(ctx, http.MethodPost, s.c.leadURL, body, beforeRetry, func(b []byte, out *Outcome) {
+		out.LeadID, out.ContactID = createdIDs(b)
+	})
+}
+
+// call makes one Close API call until the outcome is final or ctx ends. It
+// blocks for the whole call, including rate limit waits, the shared 429
+// pause and retry backoff. Cancelling ctx ends any wait at once and
 // prevents further attempts (the outcome is then Interrupted, with the last
 // status and message seen), but an attempt already on the wire finishes and
-// its outcome is returned as is: see the package doc. body is not modified
-// or retained.
-func (s *Sender) DeliverBody(ctx context.Context, body []byte) Outcome {
+// its outcome is returned as is: see the package doc. onSuccess reads a 2xx
+// body (which it must not retain).
+func (s *Sender) call(ctx context.Context, method, url string, body []byte, beforeRetry func(context.Context) bool,
+	onSuccess func(body []byte, out *Outcome)) Outcome {
 	c := s.c
 	clock := c.cfg.Clock
 	start := clock.Now()
@@ -100,7 +117,7 @@ func (s *Sender) DeliverBody(ctx context.Context, body []byte) Outcome {
 			first = clock.Now()
 		}
 		out.Attempts++
-		res := c.post(body, buf)
+		res := c.send(method, url, body, buf)
 		if res.err != nil && c.aborted() {
 			return interrupted()
 		}
@@ -120,7 +137,9 @@ func (s *Sender) DeliverBody(ctx context.Context, body []byte) Outcome {
 		switch class {
 		case ClassSuccess:
 			out.Message = ""
-			out.LeadID, out.ContactID = createdIDs(res.body)
+			if onSuccess != nil {
+				onSuccess(res.body, &out)
+			}
 			s.report(att)
 			return done(Delivered)
 		case ClassPermanent:
@@ -156,6 +175,9 @@ func (s *Sender) DeliverBody(ctx context.Context, body []byte) Outcome {
 		s.report(att)
 		if c.sleep(ctx, wait) != nil {
 			return interrupted()
+		}
+		if beforeRetry != nil && beforeRetry(ctx) {
+			return done(Superseded)
 		}
 	}
 }

@@ -42,6 +42,8 @@ type Outcome struct {
 	Message    string
 	Attempts   int
 	LeadID     string // Delivered
+	ContactID  string // Delivered, when Close said
+	Action     Action // Delivered: created, updated, unchanged or skipped
 }
 
 // ErrNotFinal is returned (wrapped) when a record's outcome is not final:

@@ -21,20 +21,10 @@ import (
 // is dead-lettered as invalid_event. Signal events are a few KiB.
 const DefaultMaxRecordBytes = 1 << 20
 
-// Deliverer sends a lead for a source partition; *delivery.Client satisfies
-// it through DelivererFor.
+// Deliverer sends a lead for a source partition; a delivery client
+// satisfies it through DelivererFor.
 type Deliverer interface {
 	Deliver(ctx context.Context, partition int32, body []byte) delivery.Outcome
-}
-
-// DelivererFor adapts a delivery client: each partition gets its own Sender
-// (and so its own share of the rate budget).
-func DelivererFor(c *delivery.Client) Deliverer { return clientDeliverer{c} }
-
-type clientDeliverer struct{ c *delivery.Client }
-
-func (d clientDeliverer) Deliver(ctx context.Context, p int32, body []byte) delivery.Outcome {
-	return d.c.Sender(p).DeliverBody(ctx, body)
 }
 
 // DeadLetterer writes a failed record to the dead-letter topic, blocking until
@@ -56,6 +46,8 @@ type Metrics interface {
 	Delivery(attempts int, seconds float64)
 	// PhoneLeftOut counts a lead created without its unusable phone.
 	PhoneLeftOut(reason string)
+	// DeliveredAction counts a delivered record by what it did in Close.
+	DeliveredAction(action string)
 }
 
 type noMetrics struct{}
@@ -64,6 +56,7 @@ func (noMetrics) Consumed()                  {}
 func (noMetrics) Outcome(string, string)     {}
 func (noMetrics) Delivery(int, float64)      {}
 func (noMetrics) PhoneLeftOut(reason string) {}
+func (noMetrics) DeliveredAction(string)     {}
 
 // Config wires a Pipeline.
 type Config struct {
@@ -83,6 +76,9 @@ type Config struct {
 	// of one each: a replay reads DLQ records of any source partition, and a
 	// repeated event's dead-letter copies may sit on different ones.
 	DedupeAcrossPartitions bool
+	// Upsert, if set, makes lead events upsert by email (one lead per
+	// person) instead of always creating; see upsert.go.
+	Upsert *UpsertConfig
 	// OnOutcome, if set, is told of every final outcome, after it is
 	// durable. Called from the partition workers concurrently; must not block.
 	OnOutcome func(rec *kgo.Record, out Outcome)
@@ -94,6 +90,7 @@ type Pipeline struct {
 	cfg  Config
 	log  *zap.Logger
 	seen *seenIDs
+	mem  *memory // upsert mode: email → Close ids, per partition
 }
 
 // New checks the wiring.
@@ -105,6 +102,8 @@ func New(cfg Config) (*Pipeline, error) {
 		return nil, errors.New("pipeline: a deliverer is required")
 	case cfg.DeadLetter == nil:
 		return nil, errors.New("pipeline: a dead-letter writer is required")
+	case cfg.Upsert != nil && cfg.Upsert.API == nil:
+		return nil, errors.New("pipeline: upsert mode needs an UpsertAPI")
 	}
 	if cfg.MaxRecordBytes <= 0 {
 		cfg.MaxRecordBytes = DefaultMaxRecordBytes
@@ -119,12 +118,19 @@ func New(cfg Config) (*Pipeline, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Pipeline{cfg: cfg, log: log, seen: newSeenIDs(cfg.DedupeWindow, cfg.DedupeAcrossPartitions)}, nil
+	pl := &Pipeline{cfg: cfg, log: log, seen: newSeenIDs(cfg.DedupeWindow, cfg.DedupeAcrossPartitions)}
+	if cfg.Upsert != nil {
+		pl.mem = newMemory(cfg.Upsert.Memory, cfg.Upsert.SharedMemory)
+	}
+	return pl, nil
 }
 
 // ForgetPartitions drops what the pipeline remembers about partitions this
 // member no longer owns (their messageId windows). Safe for concurrent use.
-func (p *Pipeline) ForgetPartitions(parts []int32) { p.seen.forget(parts) }
+func (p *Pipeline) ForgetPartitions(parts []int32) {
+	p.seen.forget(parts)
+	p.mem.drop(parts)
+}
 
 // Handle implements consumer.Handler: nil error once the outcome is final;
 // urgent when a lead was created or a record dead-lettered.
@@ -183,15 +189,29 @@ func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error
 	if err != nil { // cannot happen for a transform-built lead; never skip it silently
 		return p.deadLetter(ctx, log(), rec, Failure{Class: ClassInvalidEvent, Message: "encoding lead: " + err.Error()})
 	}
-	d := p.cfg.Deliverer.Deliver(ctx, rec.Partition, body)
+	r := upserted{action: ActionCreated}
+	if p.cfg.Upsert != nil {
+		r = p.upsert(ctx, rec.Partition, res)
+	} else {
+		r.out = p.cfg.Deliverer.Deliver(ctx, rec.Partition, body)
+		r.leadID, r.contactID = r.out.LeadID, r.out.ContactID
+	}
+	d := r.out
 	p.cfg.Metrics.Delivery(d.Attempts, d.Elapsed.Seconds())
 	email := p.email(res.Email())
 	switch d.Status {
 	case delivery.Delivered:
+		if r.action == actionUnknown { // an identify call for a person Close does not have
+			p.cfg.Metrics.Outcome(Dropped.String(), string(DropUnknownContact))
+			log().Debug("dropped", zap.String("reason", string(DropUnknownContact)), zap.String("event", res.Event))
+			return Outcome{Kind: Dropped, DropReason: DropUnknownContact}, nil
+		}
 		p.seen.add(rec.Partition, res.MessageID)
 		p.cfg.Metrics.Outcome(Delivered.String(), "")
-		log().Info("lead delivered", zap.String("lead_id", d.LeadID), zap.String("email", email), zap.Int("attempts", d.Attempts))
-		return Outcome{Kind: Delivered, HTTPStatus: d.HTTPStatus, Attempts: d.Attempts, LeadID: d.LeadID}, nil
+		p.cfg.Metrics.DeliveredAction(string(r.action))
+		log().Info("lead delivered", zap.String("action", string(r.action)), zap.String("lead_id", r.leadID),
+			zap.String("contact_id", r.contactID), zap.String("email", email), zap.Int("attempts", d.Attempts))
+		return Outcome{Kind: Delivered, HTTPStatus: d.HTTPStatus, Attempts: d.Attempts, LeadID: r.leadID, ContactID: r.contactID, Action: r.action}, nil
 	case delivery.Permanent, delivery.RetriesExhausted:
 		class := ClassPermanent
 		if d.Status == delivery.RetriesExhausted {

@@ -46,11 +46,18 @@ var errStopped = errors.New("stopped before the record was acknowledged")
 type fakeMetrics struct {
 	consumed, Delivered   int64
 	Dropped, DeadLettered map[string]int64
+	actions               map[string]int64
 }
 
 func (m *fakeMetrics) Consumed()             { m.consumed++ }
 func (m *fakeMetrics) Delivery(int, float64) {}
 func (m *fakeMetrics) PhoneLeftOut(string)   {}
+func (m *fakeMetrics) DeliveredAction(a string) {
+	if m.actions == nil {
+		m.actions = map[string]int64{}
+	}
+	m.actions[a]++
+}
 func (m *fakeMetrics) Outcome(outcome, reason string) {
 	switch outcome {
 	case Delivered.String():

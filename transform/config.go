@@ -47,6 +47,10 @@ type Config struct {
 	// the event whose value fills it: "properties.plan", "traits.industry",
 	// "context.page.title". Paths walk objects only.
 	CustomFields map[string]string
+	// Identify makes identify calls with an email results too (Result.Identify
+	// set), so the upsert mode can update an existing contact from them.
+	// Off (the product's rule): identify calls are dropped as not_mapped.
+	Identify bool
 }
 
 // Validate reports the first setting that cannot work, naming it. It does

@@ -80,6 +80,10 @@ type Result struct {
 	// absent, not a string, or longer than MaxMessageIDLen), for spotting a
 	// producer's duplicate deliveries of the same event.
 	MessageID string
+	// Identify marks a KindLead result built from an identify call
+	// (Config.Identify): its contact may update an existing one, but it
+	// must never create a lead.
+	Identify bool
 }
 
 // MaxMessageIDLen bounds Result.MessageID; Signal's ids are UUIDs (36 bytes).

@@ -283,3 +283,31 @@ func TestLargeAndDeepRecords(t *testing.T) {
 		})
 	}
 }
+
+// Identify calls become results only when asked for, marked as such; the
+// product's rule (only lead events create leads) is the default.
+func TestIdentifyResultsOnlyWhenAsked(t *testing.T) {
+	ev := []byte(`{"type":"identify","traits":{"email":"Jane@Acme.com","firstName":"Jane","title":"CMO"},"context":{"consent":{"marketing":true}}}`)
+	off, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := off.Transform(ev); res.Kind != KindDropped || res.Drop != DropNotMapped {
+		t.Fatalf("identify without Config.Identify: %+v", res)
+	}
+	on, err := New(Config{Identify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := on.Transform(ev)
+	if res.Kind != KindLead || !res.Identify || res.Email() != "jane@acme.com" || res.Lead.Contacts[0].Title != "CMO" {
+		t.Fatalf("identify with Config.Identify: %+v", res)
+	}
+	if res := on.Transform([]byte(`{"type":"identify","traits":{"email":"jane@acme.com"}}`)); res.Kind != KindDropped || res.Drop != DropNoConsent {
+		t.Fatalf("identify without consent: %+v", res)
+	}
+	lead := on.Transform([]byte(`{"type":"track","event":"Lead Submitted","traits":{"email":"jane@acme.com"},"context":{"consent":{"marketing":true}}}`))
+	if lead.Kind != KindLead || lead.Identify {
+		t.Fatalf("a lead event is not an identify: %+v", lead)
+	}
+}

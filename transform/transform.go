@@ -15,6 +15,7 @@ type Transformer struct {
 	region   string
 	statusID string
 	custom   []customField // sorted by id so leads are built deterministically
+	identify bool          // identify calls are results too (Config.Identify)
 }
 
 type customField struct {
@@ -32,6 +33,7 @@ func New(cfg Config) (*Transformer, error) {
 		consent:  cfg.ConsentCategory,
 		region:   strings.ToUpper(cfg.PhoneRegion),
 		statusID: cfg.LeadStatusID,
+		identify: cfg.Identify,
 	}
 	events := cfg.Events
 	if len(events) == 0 {
@@ -129,10 +131,15 @@ func (t *Transformer) Transform(value []byte) Result {
 			return Result{Kind: KindInvalid, Event: label, Err: invalidf("%s is a JSON %s, want an object", f.name, jsonKind(f.raw))}
 		}
 	}
-	if !mapped {
-		return Result{Kind: KindDropped, Drop: DropNotMapped, Event: label}
+	if mapped {
+		return t.lead(env, label)
 	}
-	return t.lead(env, label)
+	if t.identify && label == "identify" {
+		res := t.lead(env, label)
+		res.Identify = res.Kind == KindLead
+		return res
+	}
+	return Result{Kind: KindDropped, Drop: DropNotMapped, Event: label}
 }
 
 // classify returns the record's label and whether it is a mapped track event.

@@ -45,6 +45,7 @@ type Config struct {
 	LogFormat        string        `yaml:"log_format"`
 	LogPII           bool          `yaml:"log_pii"`
 	Mapping          Mapping       `yaml:"mapping"`
+	Delivery         Delivery      `yaml:"delivery"`
 	Kafka            Kafka         `yaml:"kafka"`
 
 	// APIKey is read from CLOSE_API_KEY or the file named by APIKeyFile,
@@ -57,6 +58,30 @@ type Mapping struct {
 	Events       []string          `yaml:"events"`
 	CustomFields map[string]string `yaml:"custom_fields"`
 }
+
+// Delivery chooses how a lead event reaches Close.
+type Delivery struct {
+	// Mode is "create" (every lead event creates a lead, as the product
+	// page describes) or "upsert" (one lead per person: match by email).
+	Mode string `yaml:"mode"`
+	// OnMatch is what upsert does with a person Close already has:
+	// "update" the contact and lead, or "skip" them.
+	OnMatch string `yaml:"on_match"`
+	// UpdateOnIdentify lets an identify call with an email update an
+	// existing contact (upsert only; it never creates a lead).
+	UpdateOnIdentify bool `yaml:"update_on_identify"`
+	// Memory is how many people each partition remembers (email → Close
+	// ids), sparing a search for a repeat.
+	Memory int `yaml:"memory"`
+}
+
+// The delivery modes and match policies.
+const (
+	ModeCreate    = "create"
+	ModeUpsert    = "upsert"
+	OnMatchUpdate = "update"
+	OnMatchSkip   = "skip"
+)
 
 // Kafka holds connection security settings.
 type Kafka struct {
@@ -89,6 +114,7 @@ func Defaults() Config {
 		RequestTimeout:   delivery.DefaultRequestTimeout,
 		ShutdownTimeout:  consumer.DefaultStopTimeout,
 		SessionTimeout:   DefaultSessionTimeout,
+		Delivery:         Delivery{Mode: ModeCreate, OnMatch: OnMatchUpdate, Memory: 10000},
 		MaxRecordBytes:   pipeline.DefaultMaxRecordBytes,
 		DedupeWindow:     10000,
 		LogLevel:         "info",
@@ -211,6 +237,14 @@ func (c *Config) Validate() error {
 		return invalid("max-record-bytes must be > 0")
 	case c.DedupeWindow < 0:
 		return invalid("dedupe-window must be >= 0 (0 = off)")
+	case c.Delivery.Mode != ModeCreate && c.Delivery.Mode != ModeUpsert:
+		return invalid("mode: %q is not create or upsert", c.Delivery.Mode)
+	case c.Delivery.OnMatch != OnMatchUpdate && c.Delivery.OnMatch != OnMatchSkip:
+		return invalid("on-match: %q is not update or skip", c.Delivery.OnMatch)
+	case c.Delivery.Memory < 0:
+		return invalid("upsert-memory must be >= 0 (0 = always ask Close)")
+	case c.Delivery.UpdateOnIdentify && c.Delivery.Mode != ModeUpsert:
+		return invalid("update-on-identify needs --mode upsert")
 	}
 	if u, err := url.Parse(c.CloseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return invalid("close-url: %q is not an http(s) URL", c.CloseURL)
@@ -249,7 +283,9 @@ func (c Config) Redacted() map[string]any {
 		"session_timeout":  c.SessionTimeout.String(),
 		"max_record_bytes": c.MaxRecordBytes, "dedupe_window": c.DedupeWindow, "metrics_addr": c.MetricsAddr, "log_pii": c.LogPII,
 		"events": c.Mapping.Events, "custom_fields": c.Mapping.CustomFields,
-		"kafka_tls": c.Kafka.TLS, "kafka_sasl_mechanism": c.Kafka.SASLMechanism, "kafka_sasl_password": set(c.Kafka.SASLPassword),
+		"mode": c.Delivery.Mode, "on_match": c.Delivery.OnMatch, "update_on_identify": c.Delivery.UpdateOnIdentify,
+		"upsert_memory": c.Delivery.Memory,
+		"kafka_tls":     c.Kafka.TLS, "kafka_sasl_mechanism": c.Kafka.SASLMechanism, "kafka_sasl_password": set(c.Kafka.SASLPassword),
 		"kafka_allow_plaintext_sasl": c.Kafka.AllowPlaintextSASL,
 	}
 }

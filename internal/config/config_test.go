@@ -122,6 +122,9 @@ func TestBadInputsNameTheSetting(t *testing.T) {
 		{"bad log format", with("CLOSESINK_LOG_FORMAT", "xml"), "log-format"},
 		{"instance id with a space", with("CLOSESINK_INSTANCE_ID", "pod 0"), "instance-id"},
 		{"negative dedupe window", with("CLOSESINK_DEDUPE_WINDOW", "-1"), "dedupe-window"},
+		{"bad mode", with("CLOSESINK_MODE", "merge"), "mode"},
+		{"bad on-match", with("CLOSESINK_ON_MATCH", "ignore"), "on-match"},
+		{"identify updates need upsert", with("CLOSESINK_UPDATE_ON_IDENTIFY", "true"), "update-on-identify needs --mode upsert"},
 		{"request outlasts shutdown", with("CLOSESINK_REQUEST_TIMEOUT", "30s"), "request-timeout (30s) must be shorter than shutdown-timeout"},
 		{"shutdown outlasts session", with("CLOSESINK_SHUTDOWN_TIMEOUT", "40s"), "must be shorter than session-timeout"},
 	}

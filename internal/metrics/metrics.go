@@ -22,6 +22,7 @@ type Metrics struct {
 	attempts     *prometheus.CounterVec // status code ("0" = no response)
 	retries      prometheus.Counter
 	phoneIssues  *prometheus.CounterVec
+	actions      *prometheus.CounterVec
 	dlqErrors    prometheus.Counter
 	deliverySecs prometheus.Histogram
 	commits      prometheus.Counter
@@ -45,6 +46,8 @@ func New() *Metrics {
 			Help: "Delivery attempts beyond the first."}),
 		phoneIssues: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "closesink", Name: "phone_left_out_total",
 			Help: "Leads created without a phone because the phone was unusable."}, []string{"reason"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "closesink", Name: "leads_delivered_total",
+			Help: "Delivered lead events by what they did in Close: created, updated, unchanged or skipped."}, []string{"action"}),
 		dlqErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "closesink", Name: "dlq_write_errors_total",
 			Help: "Failed attempts to write to the dead-letter topic (the partition stalls and retries)."}),
 		deliverySecs: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "closesink", Name: "delivery_seconds",
@@ -56,7 +59,7 @@ func New() *Metrics {
 		Help: "Source partitions this instance owns now."})
 	m.partitions = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "closesink", Name: "source_partitions",
 		Help: "Partitions of the source topic; the group's rate budget is split by this number."})
-	reg.MustRegister(m.consumed, m.outcomes, m.attempts, m.retries, m.phoneIssues, m.dlqErrors, m.deliverySecs, m.commits,
+	reg.MustRegister(m.consumed, m.outcomes, m.attempts, m.retries, m.phoneIssues, m.actions, m.dlqErrors, m.deliverySecs, m.commits,
 		m.assigned, m.partitions)
 	return m
 }
@@ -97,6 +100,13 @@ func (m *Metrics) Request(status int) {
 func (m *Metrics) PhoneLeftOut(reason string) {
 	if m != nil {
 		m.phoneIssues.WithLabelValues(reason).Inc()
+	}
+}
+
+// DeliveredAction counts a delivered lead event by its action.
+func (m *Metrics) DeliveredAction(action string) {
+	if m != nil {
+		m.actions.WithLabelValues(action).Inc()
 	}
 }
 

@@ -28,6 +28,7 @@ func newTransformer(cfg config.Config) (*transform.Transformer, error) {
 		PhoneRegion:     cfg.PhoneRegion,
 		LeadStatusID:    cfg.LeadStatusID,
 		CustomFields:    cfg.Mapping.CustomFields,
+		Identify:        cfg.Delivery.Mode == config.ModeUpsert && cfg.Delivery.UpdateOnIdentify,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", config.ErrInvalid, err)
@@ -99,7 +100,7 @@ func newDLQWriter(cl *kgo.Client, topic string, m *metrics.Metrics, log *zap.Log
 
 // pipelineParts are what differs between run's pipeline and replay's.
 type pipelineParts struct {
-	deliverer    pipeline.Deliverer
+	deliverer    pipeline.Senders
 	dlq          pipeline.DeadLetterer
 	dedupeWindow int
 	// dedupeShared: one messageId window for every partition (a replay).
@@ -108,8 +109,13 @@ type pipelineParts struct {
 }
 
 func newPipeline(cfg config.Config, tr *transform.Transformer, m *metrics.Metrics, log *zap.Logger, p pipelineParts) (*pipeline.Pipeline, error) {
+	var upsert *pipeline.UpsertConfig
+	if cfg.Delivery.Mode == config.ModeUpsert {
+		upsert = &pipeline.UpsertConfig{API: p.deliverer, SkipMatched: cfg.Delivery.OnMatch == config.OnMatchSkip,
+			Memory: cfg.Delivery.Memory, SharedMemory: p.dedupeShared}
+	}
 	return pipeline.New(pipeline.Config{
-		Transformer: tr, Deliverer: p.deliverer, DeadLetter: p.dlq,
+		Transformer: tr, Deliverer: p.deliverer, DeadLetter: p.dlq, Upsert: upsert,
 		Metrics: m, Logger: log, LogPII: cfg.LogPII, MaxRecordBytes: cfg.MaxRecordBytes,
 		DedupeWindow: p.dedupeWindow, DedupeAcrossPartitions: p.dedupeShared, OnOutcome: p.onOutcome,
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/closesink/closesink/delivery"
 	"github.com/closesink/closesink/internal/config"
 	"github.com/closesink/closesink/internal/metrics"
+	"github.com/closesink/closesink/pipeline"
 )
 
 // ReplayOptions are what a replay adds to the service's configuration.
@@ -83,7 +84,6 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, log *zap.Lo
 		if err != nil {
 			return replay.Summary{}, err
 		}
-		// A replay is sequential: its one Sender holds the whole budget.
 		dc.SetPartitions(1)
 		// Replaying with a key Close still rejects would only dead-letter
 		// every record again: refuse, as Run does.
@@ -95,7 +95,8 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, log *zap.Lo
 			return replay.Summary{}, err
 		}
 		pl, err := newPipeline(cfg, tr, m, log, pipelineParts{
-			deliverer: oneSender{dc.Sender(0)}, dlq: dlq,
+			// A replay is sequential: one Sender holds the whole budget.
+			deliverer: pipeline.OneSender(dc.Sender(0)), dlq: dlq,
 			// Copies of one event (a producer's repeat dead-lettered twice)
 			// may sit on different DLQ partitions.
 			dedupeWindow: cfg.DedupeWindow, dedupeShared: true,
@@ -111,15 +112,4 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, log *zap.Lo
 		err = setup(err)
 	}
 	return sum, err
-}
-
-// oneSender sends every record, whatever its DLQ partition, through the one
-// Sender of partition 0, so the replay as a whole stays within the client's
-// budget. pipeline.DelivererFor would give each DLQ partition its own
-// limiter, and records alternating between partitions would then be sent at
-// a multiple of the rate.
-type oneSender struct{ s *delivery.Sender }
-
-func (o oneSender) Deliver(ctx context.Context, _ int32, body []byte) delivery.Outcome {
-	return o.s.DeliverBody(ctx, body)
 }

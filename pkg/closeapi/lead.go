@@ -107,18 +107,30 @@ func (l *Lead) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &p); err != nil {
 		return err
 	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(data, &all); err != nil {
+	custom, err := collectCustom(data)
+	if err != nil {
 		return err
 	}
-	for k, v := range all {
-		if len(k) > len(CustomPrefix) && k[:len(CustomPrefix)] == CustomPrefix {
-			if p.Custom == nil {
-				p.Custom = map[string]json.RawMessage{}
-			}
-			p.Custom[k[len(CustomPrefix):]] = v
-		}
-	}
+	p.Custom = custom
 	*l = Lead(p)
 	return nil
+}
+
+// collectCustom returns the "custom.<id>" keys of a JSON object by id (nil
+// when there are none).
+func collectCustom(data []byte) (map[string]json.RawMessage, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(data, &all); err != nil {
+		return nil, err
+	}
+	var custom map[string]json.RawMessage
+	for k, v := range all {
+		if len(k) > len(CustomPrefix) && k[:len(CustomPrefix)] == CustomPrefix {
+			if custom == nil {
+				custom = map[string]json.RawMessage{}
+			}
+			custom[k[len(CustomPrefix):]] = v
+		}
+	}
+	return custom, nil
 }

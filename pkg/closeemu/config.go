@@ -1,5 +1,18 @@
 // Package closeemu is an in-process emulator of the parts of the Close REST API
-// closesink uses: creating, fetching and listing leads and the /me/ key check.
+// closesink uses: creating, fetching and listing leads and the /me/ key check,
+// and for upsert by email: searching contacts by email (POST /data/search/,
+// only closeapi.ContactByEmail's query shape; anything else is a 400),
+// updating contacts and leads (PUT /contact/{id}/ and /lead/{id}/, as
+// PATCHes that replace emails and phones lists whole and take lead custom
+// fields as flat "custom.<id>" keys, null clearing) and merging leads (POST
+// /lead/merge/; the source lead is gone and its contacts move to the
+// destination).
+//
+// Search matches words as Close's "phrase" mode does, so a search for
+// jane@acme.com also finds jane@acme.com.evil.io, and it lags writes by
+// Config.IndexDelay on the injected clock. Contacts are stored as objects of
+// their own (Server.Contact, ContactsByEmail); leads reflect every update
+// (Server.Lead, Leads), and Server.Updates records the PUT bodies applied.
 //
 // It is faithful to what closesink relies on (see docs: Basic auth with the key
 // as username, 400 field-errors, Close-shaped 200 bodies, the RateLimit header
@@ -16,6 +29,10 @@
 // success, so a test of a retrying client can assert
 // Stats().Created == distinct leads sent + Stats().AbandonedAfterCreate.
 //
+// Auth, the rate limit, Latency and DropConnRate apply to every endpoint;
+// ErrorRate, Script and StatusForEmail to Faults.ErrorEndpoints (POST /lead/
+// unless set); the after-create faults to POST /lead/ only.
+//
 // Outside the Close API namespace, GET /_emulator/stats serves Stats as JSON
 // (no auth, no faults, not counted) for tests that run the emulator in
 // another process ("closesink emulator", whose flags mirror Faults).
@@ -25,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -55,17 +73,25 @@ type Config struct {
 	RateLimit float64
 	// RateBurst is the bucket size; 0 means max(1, ceil(RateLimit)).
 	RateBurst int
-	// Now is the clock used for rate limiting and date_created; nil means
-	// time.Now. Injecting it lets tests exercise the limiter without sleeping.
+	// Now is the clock used for rate limiting, date_created/date_updated and
+	// IndexDelay; nil means time.Now. Injecting it lets tests exercise the
+	// limiter and the search index lag without sleeping.
 	Now func() time.Time
 	// OrganizationID is reported on leads and by /me/; generated if empty.
 	OrganizationID string
 	// MaxBodyBytes caps request bodies (413 above it); 0 means 1 MiB.
 	MaxBodyBytes int64
 	// MaxLeads bounds how many leads are kept for inspection (the oldest are
-	// forgotten first) so a long-running emulator does not grow without
-	// bound. 0 means keep every lead, which is what tests want.
+	// forgotten first, with their contacts) so a long-running emulator does
+	// not grow without bound. 0 means keep every lead, which is what tests
+	// want.
 	MaxLeads int
+	// IndexDelay is how long the search index lags writes: a contact
+	// created, or whose emails a PUT changed, is found by search (under its
+	// new addresses) only IndexDelay later, measured on Now. Until then a
+	// changed contact is still found under its old addresses. 0 means
+	// searchable at once.
+	IndexDelay time.Duration
 }
 
 // Validate reports the first problem with c. It never includes key values.
@@ -94,6 +120,9 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes < 0 {
 		return fmt.Errorf("%w: MaxBodyBytes must be >= 0, got %d", ErrInvalidConfig, c.MaxBodyBytes)
 	}
+	if c.IndexDelay < 0 {
+		return fmt.Errorf("%w: IndexDelay must be >= 0, got %v", ErrInvalidConfig, c.IndexDelay)
+	}
 	if c.MaxLeads < 0 {
 		return fmt.Errorf("%w: MaxLeads must be >= 0, got %d", ErrInvalidConfig, c.MaxLeads)
 	}
@@ -108,19 +137,49 @@ func (c Config) burst() int {
 	return max(1, int(math.Ceil(c.RateLimit)))
 }
 
+// Endpoint names a Close API operation the emulator can inject faults into
+// (see Faults.ErrorEndpoints).
+type Endpoint string
+
+// The faultable endpoints.
+const (
+	EndpointCreateLead    Endpoint = "create_lead"    // POST /api/v1/lead/
+	EndpointGetLead       Endpoint = "get_lead"       // GET /api/v1/lead/{id}/
+	EndpointSearch        Endpoint = "search"         // POST /api/v1/data/search/
+	EndpointUpdateContact Endpoint = "update_contact" // PUT /api/v1/contact/{id}/
+	EndpointUpdateLead    Endpoint = "update_lead"    // PUT /api/v1/lead/{id}/
+	EndpointMerge         Endpoint = "merge"          // POST /api/v1/lead/merge/
+)
+
+// Endpoints lists every Endpoint, in the order above.
+var Endpoints = []Endpoint{
+	EndpointCreateLead, EndpointGetLead, EndpointSearch,
+	EndpointUpdateContact, EndpointUpdateLead, EndpointMerge,
+}
+
+func knownEndpoint(e Endpoint) bool { return slices.Contains(Endpoints, e) }
+
 // Faults configures injected failures. The zero value injects nothing.
 type Faults struct {
-	// ErrorRate is the fraction of POST /lead/ requests answered with
-	// ErrorStatus, drawn from a deterministic RNG seeded by Seed.
+	// ErrorEndpoints are the endpoints ErrorRate, Script and StatusForEmail
+	// apply to; empty means EndpointCreateLead only. Each request to any of
+	// them consumes the script (or draws ErrorRate) in arrival order.
+	// StatusForEmail matches a search's queried address and the addresses
+	// a contact PUT sends, besides a created lead's contact addresses.
+	ErrorEndpoints []Endpoint
+	// ErrorRate is the fraction of requests to ErrorEndpoints (by default
+	// POST /lead/) answered with ErrorStatus, drawn from a deterministic RNG
+	// seeded by Seed. Nothing is created or changed.
 	ErrorRate float64
 	// ErrorStatus is the status ErrorRate injects; 0 means 503.
 	ErrorStatus int
 	// Seed seeds the RNGs behind every rate (one independent stream per
 	// rate, so enabling one does not change which requests another picks).
 	Seed int64
-	// Script holds statuses for the next len(Script) POST /lead/ requests that
-	// pass auth and the rate limit, in order; each is consumed as used. 0 or a
-	// 2xx means "behave normally" for that request. Script wins over ErrorRate.
+	// Script holds statuses for the next len(Script) requests to
+	// ErrorEndpoints (by default POST /lead/) that pass auth and the rate
+	// limit, in order; each is consumed as used. 0 or a 2xx means "behave
+	// normally" for that request. Script wins over ErrorRate.
 	Script []int
 	// Latency is added before answering any request. It ends early when the
 	// request's context is cancelled (client gone or server shutting down).
@@ -128,8 +187,9 @@ type Faults struct {
 	// DropConnRate is the fraction of requests whose connection is closed
 	// without any response.
 	DropConnRate float64
-	// StatusForEmail forces a status for POST /lead/ requests whose contact
-	// email (trimmed, lowercased) is a key. 2xx means behave normally.
+	// StatusForEmail forces a status for POST /lead/ requests (and searches
+	// and contact PUTs, if in ErrorEndpoints) whose email (trimmed,
+	// lowercased) is a key. 2xx means behave normally.
 	StatusForEmail map[string]int
 	// RateReset is the reset advertised on injected 429s (RateLimit reset and
 	// Retry-After); 0 means 1s.
@@ -182,6 +242,11 @@ func (f Faults) Validate() error {
 	for i, st := range f.Script {
 		if st != 0 && !injectable(st) {
 			return fmt.Errorf("%w: Script[%d] = %d is not 0 or within 200..599", ErrInvalidConfig, i, st)
+		}
+	}
+	for i, e := range f.ErrorEndpoints {
+		if !knownEndpoint(e) {
+			return fmt.Errorf("%w: ErrorEndpoints[%d] = %q is not one of %v", ErrInvalidConfig, i, e, Endpoints)
 		}
 	}
 	for _, st := range f.StatusForEmail {

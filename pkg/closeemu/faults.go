@@ -13,6 +13,7 @@ import (
 // faultState is the live fault configuration. It is guarded by Server.mu.
 type faultState struct {
 	f       Faults
+	on      map[Endpoint]bool // where script, ErrorRate and emails apply
 	script  []int
 	emails  map[string]int
 	errRNG  *rand.Rand
@@ -45,6 +46,14 @@ func (fs *faultState) set(f Faults) {
 	if f.RateReset <= 0 {
 		f.RateReset = time.Second
 	}
+	fs.on = map[Endpoint]bool{}
+	for _, e := range f.ErrorEndpoints {
+		fs.on[e] = true
+	}
+	if len(fs.on) == 0 {
+		fs.on[EndpointCreateLead] = true
+	}
+	f.ErrorEndpoints = nil
 	fs.script = append([]int(nil), f.Script...)
 	f.Script = nil
 	fs.emails = make(map[string]int, len(f.StatusForEmail))
@@ -74,9 +83,13 @@ func (fs *faultState) drawDrop() bool {
 	return fs.f.DropConnRate > 0 && fs.dropRNG.Float64() < fs.f.DropConnRate
 }
 
-// nextCreateStatus consumes the script or draws ErrorRate for one POST
-// /lead/. It returns 0 when the request should be handled normally.
-func (fs *faultState) nextCreateStatus() int {
+// nextStatus consumes the script or draws ErrorRate for one request to e.
+// It returns 0 when the request should be handled normally, and always for
+// an endpoint not in ErrorEndpoints.
+func (fs *faultState) nextStatus(e Endpoint) int {
+	if !fs.on[e] {
+		return 0
+	}
 	if len(fs.script) > 0 {
 		st := fs.script[0]
 		fs.script = fs.script[1:]
@@ -88,9 +101,10 @@ func (fs *faultState) nextCreateStatus() int {
 	return 0
 }
 
-// statusFor returns the status forced for the first matching email, or 0.
-func (fs *faultState) statusFor(emails []string) int {
-	if len(fs.emails) == 0 {
+// statusFor returns the status forced for the first matching email, or 0
+// (always for an endpoint not in ErrorEndpoints).
+func (fs *faultState) statusFor(e Endpoint, emails []string) int {
+	if len(fs.emails) == 0 || !fs.on[e] {
 		return 0
 	}
 	for _, e := range emails {
@@ -110,18 +124,39 @@ func normalFor2xx(st int) int {
 	return st
 }
 
-// createFault returns the injected status for a POST /lead/ (0 = none) and
-// the reset to advertise if it is a 429.
-func (s *Server) createFault() (int, time.Duration) {
+// endpointFault returns the injected status for a request to e (0 = none)
+// and the reset to advertise if it is a 429. Handlers call it first, before
+// reading the body.
+func (s *Server) endpointFault(e Endpoint) (int, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.faults.nextCreateStatus(), s.faults.f.RateReset
+	return s.faults.nextStatus(e), s.faults.f.RateReset
 }
 
-func (s *Server) emailFault(emails []string) (int, time.Duration) {
+// emailFault is StatusForEmail for a request to e about emails (trimmed,
+// lowercased).
+func (s *Server) emailFault(e Endpoint, emails []string) (int, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.faults.statusFor(emails), s.faults.f.RateReset
+	return s.faults.statusFor(e, emails), s.faults.f.RateReset
+}
+
+// faulted answers an injected fault for a request to e, if one is due.
+func (s *Server) faulted(w http.ResponseWriter, e Endpoint) bool {
+	st, reset := s.endpointFault(e)
+	if st != 0 {
+		s.writeInjected(w, st, reset)
+	}
+	return st != 0
+}
+
+// emailFaulted answers StatusForEmail for a request to e, if one matches.
+func (s *Server) emailFaulted(w http.ResponseWriter, e Endpoint, emails []string) bool {
+	st, reset := s.emailFault(e, emails)
+	if st != 0 {
+		s.writeInjected(w, st, reset)
+	}
+	return st != 0
 }
 
 // dropConnection closes the client connection without writing a response.

@@ -46,18 +46,13 @@ func (fs *faultState) drawAfterCreate() afterCreate {
 // client is sure to get no success is counted as abandoned here, under the
 // same lock as Created, so no Stats snapshot sees one count without the
 // other and the count is in place before the client can observe the fault.
-func (s *Server) store(lead *storedLead, body []byte) afterCreate {
+func (s *Server) store(rec *leadRec, contacts []*contactRec, body []byte) afterCreate {
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.leads = append(s.leads, lead)
-	s.bodies = append(s.bodies, body)
-	s.byID[lead.view.ID] = lead
+	rec.body = body
+	s.addLead(rec, contacts, now)
 	s.stats.Created++
-	if s.maxLeads > 0 && len(s.leads) > s.maxLeads {
-		delete(s.byID, s.leads[0].view.ID)
-		s.leads[0], s.bodies[0] = nil, nil // let the GC have them
-		s.leads, s.bodies = s.leads[1:], s.bodies[1:]
-	}
 	a := s.faults.drawAfterCreate()
 	if a.abandoned() {
 		s.stats.AbandonedAfterCreate++

@@ -12,17 +12,11 @@ import (
 
 // createLead handles POST /api/v1/lead/.
 func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
-	if st, reset := s.createFault(); st != 0 {
-		s.writeInjected(w, st, reset)
+	if s.faulted(w, EndpointCreateLead) {
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
-	if err != nil {
-		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-			s.writeError(w, http.StatusRequestEntityTooLarge, "Request body too large.")
-			return
-		}
-		s.writeValidation(w, []string{"Could not read the request body."}, nil)
+	body, ok := s.readBody(w, r)
+	if !ok {
 		return
 	}
 	req, fe, err := parseLead(body)
@@ -32,8 +26,7 @@ func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
 	}
 	// Email faults apply even to otherwise invalid leads: a test pinning a
 	// status on one address expects that status whatever else is wrong.
-	if st, reset := s.emailFault(req.emails()); st != 0 {
-		s.writeInjected(w, st, reset)
+	if s.emailFaulted(w, EndpointCreateLead, req.emails()) {
 		return
 	}
 	statusID, label := s.resolveStatus(req, fe)
@@ -41,12 +34,30 @@ func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
 		s.writeValidation(w, nil, fe)
 		return
 	}
-	lead, err := buildLead(req, statusID, label, s.orgID, s.now())
+	rec, contacts, err := buildLead(req, statusID, label, s.orgID, s.now())
 	if err != nil {
 		s.writeError(w, http.StatusInternalServerError, "Internal error.")
 		return
 	}
-	s.answerCreated(w, r, lead, s.store(lead, body))
+	// The create's answer is the lead as created, whatever a PUT racing
+	// with it changes once it is stored.
+	snap := rec.snap
+	s.answerCreated(w, r, snap, s.store(rec, contacts, body))
+}
+
+// readBody reads the request body up to the size cap, answering 413 or 400
+// itself when it cannot.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			s.writeError(w, http.StatusRequestEntityTooLarge, "Request body too large.")
+			return nil, false
+		}
+		s.writeValidation(w, []string{"Could not read the request body."}, nil)
+		return nil, false
+	}
+	return body, true
 }
 
 // resolveStatus picks the lead's status id and label, recording an error in
@@ -82,16 +93,25 @@ func (s *Server) resolveStatus(req *leadRequest, fe fieldErrors) (id, label stri
 	return id, label
 }
 
+// msgNoLead is Close's 404 for a lead id that does not exist.
+const msgNoLead = "Empty query: Lead matching query does not exist."
+
 // getLead handles GET /api/v1/lead/{id}/.
 func (s *Server) getLead(w http.ResponseWriter, id string) {
-	s.mu.Lock()
-	lead := s.byID[id]
-	s.mu.Unlock()
-	if lead == nil {
-		s.writeError(w, http.StatusNotFound, "Empty query: Lead matching query does not exist.")
+	if s.faulted(w, EndpointGetLead) {
 		return
 	}
-	s.writeBody(w, http.StatusOK, "application/json", lead.json)
+	s.mu.Lock()
+	var snap *storedLead
+	if rec := s.byID[id]; rec != nil {
+		snap = rec.snap
+	}
+	s.mu.Unlock()
+	if snap == nil {
+		s.writeError(w, http.StatusNotFound, msgNoLead)
+		return
+	}
+	s.writeBody(w, http.StatusOK, "application/json", snap.json)
 }
 
 // Listing limits, as Close documents for leads.
@@ -123,7 +143,10 @@ func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {
 	total := len(s.leads)
 	start := min(skip, total)
 	end := min(start+limit, total)
-	page := append([]*storedLead(nil), s.leads[start:end]...)
+	page := make([]*storedLead, 0, end-start)
+	for _, rec := range s.leads[start:end] {
+		page = append(page, rec.snap)
+	}
 	s.mu.Unlock()
 
 	var b bytes.Buffer

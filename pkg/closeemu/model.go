@@ -12,11 +12,13 @@ import (
 	"github.com/closesink/closesink/pkg/closeapi"
 )
 
-// storedLead is a created lead as the emulator keeps it. It is immutable once
-// stored, so readers may use it without holding the Server's lock.
+// storedLead is an immutable rendering of a lead's current state, so readers
+// may use it without holding the Server's lock. Every change to the lead or
+// one of its contacts replaces it (see leadRec.render).
 type storedLead struct {
 	view closeapi.CreatedLead
-	// json is the exact 200 body, reused by GET so every read matches the create.
+	// json is the exact body of GET /lead/{id}/ (and of the create's 200,
+	// while the lead is unchanged).
 	json []byte
 }
 
@@ -69,8 +71,9 @@ const closeTimeLayout = "2006-01-02T15:04:05.000000-07:00"
 // defaultContactType is the type Close gives emails and phones sent without one.
 const defaultContactType = "office"
 
-// buildLead turns a validated request into the stored lead and its 200 body.
-func buildLead(req *leadRequest, statusID, statusLabel, orgID string, now time.Time) (*storedLead, error) {
+// buildLead turns a validated request into the lead and contact records to
+// store, with the lead rendered (rec.snap is the 200 body).
+func buildLead(req *leadRequest, statusID, statusLabel, orgID string, now time.Time) (*leadRec, []*contactRec, error) {
 	created := now.UTC().Format(closeTimeLayout)
 	lj := leadJSON{
 		ID:             newID("lead"),
@@ -83,37 +86,47 @@ func buildLead(req *leadRequest, statusID, statusLabel, orgID string, now time.T
 		DateCreated:    created,
 		DateUpdated:    created,
 		ContactIDs:     []string{},
-		Contacts:       []contactJSON{},
 	}
 	if req.url != "" {
 		u := req.url
 		lj.URL = &u
 	}
 	lj.HTMLURL = "https://app.close.com/lead/" + lj.ID + "/"
+	contacts := make([]*contactRec, 0, len(req.contacts))
+	cjs := make([]contactJSON, 0, len(req.contacts))
 	for _, c := range req.contacts {
 		cj := contactJSON{
 			ID: newID("cont"), LeadID: lj.ID, OrganizationID: orgID,
 			Name: c.name, DisplayName: c.name, Title: c.title, DateCreated: created,
-			Emails: []emailJSON{}, Phones: []phoneJSON{},
-		}
-		for _, e := range c.emails {
-			cj.Emails = append(cj.Emails, emailJSON{Email: e.Email, Type: orDefault(e.Type, defaultContactType)})
-		}
-		for _, p := range c.phones {
-			cj.Phones = append(cj.Phones, phoneJSON{Phone: p.Phone, PhoneFormatted: formatPhone(p.Phone), Type: orDefault(p.Type, defaultContactType)})
+			Emails: emailsJSON(c.emails), Phones: phonesJSON(c.phones),
 		}
 		lj.ContactIDs = append(lj.ContactIDs, cj.ID)
-		lj.Contacts = append(lj.Contacts, cj)
+		contacts = append(contacts, &contactRec{c: cj})
+		cjs = append(cjs, cj)
 	}
-	body, err := json.Marshal(lj)
-	if err != nil {
-		return nil, err
+	rec := &leadRec{lead: lj, custom: req.custom}
+	if err := rec.render(cjs); err != nil {
+		return nil, nil, err
 	}
-	body, err = spliceCustom(body, req.custom)
-	if err != nil {
-		return nil, err
+	return rec, contacts, nil
+}
+
+// emailsJSON and phonesJSON fill in Close's defaults; never nil, so an empty
+// list is written as [].
+func emailsJSON(in []closeapi.Email) []emailJSON {
+	out := make([]emailJSON, 0, len(in))
+	for _, e := range in {
+		out = append(out, emailJSON{Email: e.Email, Type: orDefault(e.Type, defaultContactType)})
 	}
-	return &storedLead{view: lj.view(), json: body}, nil
+	return out
+}
+
+func phonesJSON(in []closeapi.Phone) []phoneJSON {
+	out := make([]phoneJSON, 0, len(in))
+	for _, p := range in {
+		out = append(out, phoneJSON{Phone: p.Phone, PhoneFormatted: formatPhone(p.Phone), Type: orDefault(p.Type, defaultContactType)})
+	}
+	return out
 }
 
 // spliceCustom appends the "custom.<id>" keys before the closing brace, in the
@@ -149,16 +162,21 @@ func (lj leadJSON) view() closeapi.CreatedLead {
 		ContactIDs: append([]string(nil), lj.ContactIDs...),
 	}
 	for _, c := range lj.Contacts {
-		cc := closeapi.CreatedContact{ID: c.ID, LeadID: c.LeadID, Name: c.Name, Title: c.Title}
-		for _, e := range c.Emails {
-			cc.Emails = append(cc.Emails, closeapi.Email{Email: e.Email, Type: e.Type})
-		}
-		for _, p := range c.Phones {
-			cc.Phones = append(cc.Phones, closeapi.Phone{Phone: p.Phone, Type: p.Type})
-		}
-		v.Contacts = append(v.Contacts, cc)
+		v.Contacts = append(v.Contacts, c.view())
 	}
 	return v
+}
+
+// view is the closeapi form of a contact.
+func (c contactJSON) view() closeapi.CreatedContact {
+	cc := closeapi.CreatedContact{ID: c.ID, LeadID: c.LeadID, Name: c.Name, Title: c.Title}
+	for _, e := range c.Emails {
+		cc.Emails = append(cc.Emails, closeapi.Email{Email: e.Email, Type: e.Type})
+	}
+	for _, p := range c.Phones {
+		cc.Phones = append(cc.Phones, closeapi.Phone{Phone: p.Phone, Type: p.Type})
+	}
+	return cc
 }
 
 // copyLead deep-copies a CreatedLead so callers cannot mutate stored state.

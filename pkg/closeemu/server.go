@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/closesink/closesink/pkg/closeapi"
 )
 
 // Stats counts what the emulator has seen since New or the last Reset. GET
@@ -26,6 +24,11 @@ type Stats struct {
 	// Each is counted once, and drops and errors before the client can see
 	// them. Created - AbandonedAfterCreate leads were acknowledged with a 200.
 	AbandonedAfterCreate int `json:"abandoned_after_create"`
+	// The upsert endpoints, counted when answered 200 (the change applied).
+	Searches       int `json:"searches"`        // POST /data/search/
+	ContactUpdates int `json:"contact_updates"` // PUT /contact/{id}/
+	LeadUpdates    int `json:"lead_updates"`    // PUT /lead/{id}/
+	Merges         int `json:"merges"`          // POST /lead/merge/ (and Server.Merge)
 }
 
 // Server is the emulator. It implements http.Handler; every method is safe
@@ -43,15 +46,19 @@ type Server struct {
 	burst         int
 	maxBody       int64
 	maxLeads      int
+	indexDelay    time.Duration
 
-	mu      sync.Mutex
-	keys    map[string]bool
-	buckets map[string]*bucket
-	faults  faultState
-	leads   []*storedLead
-	bodies  [][]byte
-	byID    map[string]*storedLead
-	stats   Stats
+	mu       sync.Mutex
+	keys     map[string]bool
+	buckets  map[string]*bucket
+	faults   faultState
+	leads    []*leadRec // creation order
+	byID     map[string]*leadRec
+	contacts map[string]*contactRec
+	tokens   map[string]map[string]struct{} // search index: word → contact ids
+	seq      uint64                         // last contactRec.seq
+	updates  []Update
+	stats    Stats
 	// delaying is how many created leads are waiting out LatencyAfterCreate,
 	// so tests can tell a delayed answer from a slow one without timing.
 	delaying int
@@ -61,16 +68,19 @@ type Server struct {
 // catch mistakes; New ignores empty keys and treats an invalid RateLimit as 0.
 func New(cfg Config) *Server {
 	s := &Server{
-		now:      cfg.Now,
-		orgID:    cfg.OrganizationID,
-		userID:   newID("user"),
-		labels:   map[string]string{},
-		maxBody:  cfg.MaxBodyBytes,
-		maxLeads: max(0, cfg.MaxLeads),
-		keys:     map[string]bool{},
-		buckets:  map[string]*bucket{},
-		byID:     map[string]*storedLead{},
-		stats:    Stats{ByStatus: map[int]int{}},
+		now:        cfg.Now,
+		orgID:      cfg.OrganizationID,
+		userID:     newID("user"),
+		labels:     map[string]string{},
+		maxBody:    cfg.MaxBodyBytes,
+		maxLeads:   max(0, cfg.MaxLeads),
+		indexDelay: max(0, cfg.IndexDelay),
+		keys:       map[string]bool{},
+		buckets:    map[string]*bucket{},
+		byID:       map[string]*leadRec{},
+		contacts:   map[string]*contactRec{},
+		tokens:     map[string]map[string]struct{}{},
+		stats:      Stats{ByStatus: map[int]int{}},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -139,43 +149,6 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Unlock()
 }
 
-// Leads returns copies of the stored leads in creation order.
-func (s *Server) Leads() []closeapi.CreatedLead {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]closeapi.CreatedLead, len(s.leads))
-	for i, l := range s.leads {
-		out[i] = copyLead(l.view)
-	}
-	return out
-}
-
-// LeadsByEmail counts the stored leads by contact email: how many leads
-// each address got (tests assert "exactly once" with it).
-func (s *Server) LeadsByEmail() map[string]int {
-	out := map[string]int{}
-	for _, l := range s.Leads() {
-		for _, c := range l.Contacts {
-			for _, e := range c.Emails {
-				out[e.Email]++
-			}
-		}
-	}
-	return out
-}
-
-// LeadBodies returns copies of the raw request bodies of the stored leads, in
-// the same order as Leads, for golden comparisons of what a client sent.
-func (s *Server) LeadBodies() [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([][]byte, len(s.bodies))
-	for i, b := range s.bodies {
-		out[i] = append([]byte(nil), b...)
-	}
-	return out
-}
-
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
@@ -185,13 +158,16 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// Reset forgets stored leads, counters and rate-limit buckets, so a test can
-// start a fresh phase. Keys and faults are kept.
+// Reset forgets stored leads and contacts, recorded updates, counters and
+// rate-limit buckets, so a test can start a fresh phase. Keys and faults are
+// kept.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.leads, s.bodies = nil, nil
-	s.byID = map[string]*storedLead{}
+	s.leads, s.updates = nil, nil
+	s.byID = map[string]*leadRec{}
+	s.contacts = map[string]*contactRec{}
+	s.tokens = map[string]map[string]struct{}{}
 	s.buckets = map[string]*bucket{}
 	s.stats = Stats{ByStatus: map[int]int{}}
 }
@@ -283,35 +259,67 @@ func (s *Server) admit(w http.ResponseWriter, key string) bool {
 }
 
 const (
-	leadPath = "/api/v1/lead/"
-	mePath   = "/api/v1/me/"
+	leadPath    = "/api/v1/lead/"
+	mePath      = "/api/v1/me/"
+	mergePath   = "/api/v1/lead/merge/"
+	searchPath  = "/api/v1/data/search/"
+	contactPath = "/api/v1/contact/"
 )
+
+// is reports whether p is path, with or without its trailing slash.
+func is(p, path string) bool { return p == path || p+"/" == path }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	isGet := r.Method == http.MethodGet || r.Method == http.MethodHead
+	isPost, isPut := r.Method == http.MethodPost, r.Method == http.MethodPut
 	switch {
-	case p == leadPath || p+"/" == leadPath:
+	case is(p, leadPath):
 		switch {
 		case isGet:
 			s.listLeads(w, r)
-		case r.Method == http.MethodPost:
+		case isPost:
 			s.createLead(w, r)
 		default:
 			s.methodNotAllowed(w, "GET, HEAD, POST")
 		}
+	case is(p, mergePath):
+		if !isPost {
+			s.methodNotAllowed(w, "POST")
+			return
+		}
+		s.mergeLeads(w, r)
 	case strings.HasPrefix(p, leadPath):
-		id := strings.TrimSuffix(strings.TrimPrefix(p, leadPath), "/")
-		if id == "" || strings.Contains(id, "/") {
+		id, ok := objectID(p, leadPath)
+		switch {
+		case !ok:
 			s.writeError(w, http.StatusNotFound, "Not found.")
+		case isGet:
+			s.getLead(w, id)
+		case isPut:
+			s.updateLead(w, r, id)
+		default:
+			s.methodNotAllowed(w, "GET, HEAD, PUT")
+		}
+	case strings.HasPrefix(p, contactPath):
+		id, ok := objectID(p, contactPath)
+		switch {
+		case !ok:
+			s.writeError(w, http.StatusNotFound, "Not found.")
+		case isGet:
+			s.getContact(w, id)
+		case isPut:
+			s.updateContact(w, r, id)
+		default:
+			s.methodNotAllowed(w, "GET, HEAD, PUT")
+		}
+	case is(p, searchPath):
+		if !isPost {
+			s.methodNotAllowed(w, "POST")
 			return
 		}
-		if !isGet {
-			s.methodNotAllowed(w, "GET, HEAD")
-			return
-		}
-		s.getLead(w, id)
-	case p == mePath || p+"/" == mePath:
+		s.search(w, r)
+	case is(p, mePath):
 		if !isGet {
 			s.methodNotAllowed(w, "GET, HEAD")
 			return
@@ -320,6 +328,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.writeError(w, http.StatusNotFound, "Not found.")
 	}
+}
+
+// objectID extracts {id} from prefix + "{id}/" (the slash optional).
+func objectID(p, prefix string) (string, bool) {
+	id := strings.TrimSuffix(strings.TrimPrefix(p, prefix), "/")
+	return id, id != "" && !strings.Contains(id, "/")
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, allow string) {
