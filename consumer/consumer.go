@@ -181,8 +181,11 @@ type Consumer struct {
 
 	mu      sync.Mutex
 	workers map[int32]*worker
-	closing atomic.Bool // Run is stopping: revocations are the final stop
-	fatal   error       // set by the poll loop's goroutine only
+	// lostFinal: for a partition lost while this member still ran, the
+	// next offset after its last final record (see lost).
+	lostFinal map[int32]int64
+	closing   atomic.Bool // Run is stopping: revocations are the final stop
+	fatal     error       // set by the poll loop's goroutine only
 	// assignedCount is len(workers), readable without mu (byteBound).
 	assignedCount atomic.Int32
 }
@@ -193,7 +196,7 @@ func New(cfg Config) (*Consumer, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	c := &Consumer{cfg: cfg, log: cfg.Logger, workers: map[int32]*worker{}}
+	c := &Consumer{cfg: cfg, log: cfg.Logger, workers: map[int32]*worker{}, lostFinal: map[int32]int64{}}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),

@@ -3,10 +3,13 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
 )
 
 // A commit that failed while the partition then went idle is retried on a
@@ -108,5 +111,55 @@ func TestFinalStopDoesNotWaitForeverOnStuckWork(t *testing.T) {
 	}
 	if n := fc.attempts(); n != 0 {
 		t.Fatalf("%d commits of a partition whose record is not final", n)
+	}
+}
+
+// A partition lost while the member could not reach the broker (a restart)
+// and then given back: the records this process already took to a final
+// outcome are committed, not handed to the handler again.
+func TestLostPartitionGivenBackSkipsWhatWasFinal(t *testing.T) {
+	var handled []int64
+	var mu sync.Mutex
+	cfg := Config{Topic: testTopic, CommitRetry: time.Millisecond, Handler: HandlerFunc(func(_ context.Context, r *kgo.Record) (bool, error) {
+		mu.Lock()
+		handled = append(handled, r.Offset)
+		mu.Unlock()
+		return true, nil
+	})}
+	cfg.setDefaults()
+	fc := newFakeClient()
+	fc.failCommit = func(int) bool { return true } // the broker is gone: no commit goes through
+	c := &Consumer{cfg: cfg, fc: fc, log: zap.NewNop(), workers: map[int32]*worker{}, lostFinal: map[int32]int64{}}
+	parts := map[string][]int32{testTopic: {testPartition}}
+	c.assigned(context.Background(), nil, parts)
+	c.workers[testPartition].enqueue(records(0, 1, 1, 1))
+	pollUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(handled) == 1 })
+	c.lost(context.Background(), nil, parts)
+	if got := c.lostFinal[testPartition]; got != 1 {
+		t.Fatalf("remembered next offset %d, want 1 (only record 0 was handled: its commit failed, so the worker waited)", got)
+	}
+
+	fc.failCommit = nil // the broker is back
+	c.assigned(context.Background(), nil, parts)
+	c.workers[testPartition].enqueue(records(0, 1, 1, 1)) // re-read from the old commit
+	awaitCommit(t, fc, 1)
+	pollUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(handled) == 3 })
+	c.stopAndCommit([]int32{testPartition})
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(handled) != "[0 1 2]" {
+		t.Fatalf("handled %v, want [0 1 2] (record 0 once)", handled)
+	}
+}
+
+// pollUntil polls cond until it holds, failing after waitFor.
+func pollUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(time.Millisecond) // a poll interval, not a wait for the condition
 	}
 }

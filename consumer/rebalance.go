@@ -9,10 +9,10 @@ import (
 	"go.uber.org/zap"
 )
 
-func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+func (c *Consumer) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	parts := assigned[c.cfg.Topic]
 	// A partition paused in an earlier ownership must not stay paused now.
-	cl.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: parts})
+	c.fc.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: parts})
 	c.mu.Lock()
 	for _, p := range parts {
 		if old := c.workers[p]; old != nil {
@@ -20,6 +20,10 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 			continue
 		}
 		w := newWorker(c, p)
+		if next, ok := c.lostFinal[p]; ok {
+			w.skipBelow = next
+			delete(c.lostFinal, p)
+		}
 		c.workers[p] = w
 		c.assignedCount.Store(int32(len(c.workers)))
 		go w.run()
@@ -38,22 +42,37 @@ func (c *Consumer) notify(event string, parts []int32) {
 // revoked stops the revoked partitions' workers, waits for their in-flight
 // work, commits what is final and returns: the group's rebalance goes on only
 // after that, so the next owner starts exactly after our last final record.
-func (c *Consumer) revoked(_ context.Context, cl *kgo.Client, revoked map[string][]int32) {
+func (c *Consumer) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	c.stopAndCommit(revoked[c.cfg.Topic])
-	cl.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: revoked[c.cfg.Topic]})
+	c.fc.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: revoked[c.cfg.Topic]})
 	c.log.Info("partitions revoked", zap.Int32s("partitions", revoked[c.cfg.Topic]))
 	c.notify("revoked", revoked[c.cfg.Topic])
 }
 
 // lost stops the lost partitions' workers without committing: another member
-// may already own them, and a commit now could rewind its progress.
-func (c *Consumer) lost(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
+// may already own them, and a commit now could rewind its progress. It
+// remembers each one's last final offset: a partition is "lost" also when
+// the member merely could not reach the broker for a while (a restart), and
+// when the partition comes back to this member, the records it already
+// took to a final outcome are committed instead of sent to Close again.
+func (c *Consumer) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	ws := c.take(lost[c.cfg.Topic])
 	for _, w := range ws {
 		w.noCommit.Store(true)
 	}
 	c.stop(ws)
-	cl.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: lost[c.cfg.Topic]})
+	c.mu.Lock()
+	for _, w := range ws {
+		select {
+		case <-w.done: // final is the worker's own until it is done
+			if w.final != nil && w.final.Offset+1 > c.lostFinal[w.partition] {
+				c.lostFinal[w.partition] = w.final.Offset + 1
+			}
+		default:
+		}
+	}
+	c.mu.Unlock()
+	c.fc.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: lost[c.cfg.Topic]})
 	c.log.Warn("partitions lost; their uncommitted records will be processed again by the next owner",
 		zap.Int32s("partitions", lost[c.cfg.Topic]))
 	c.notify("lost", lost[c.cfg.Topic])

@@ -31,6 +31,15 @@ type worker struct {
 	committed int64       // next offset already committed, -1 before the first commit
 	pending   int         // final records not yet committed
 	noCommit  atomic.Bool // set when the partition is lost
+	// commitFailed: the last commit attempt failed. The worker then
+	// handles no further record until a commit goes through, so a broker
+	// that cannot take commits does not let it deliver leads that a lost
+	// partition would then send again.
+	commitFailed bool
+	// skipBelow: records below this offset were already final in this
+	// process before the partition was lost (see Consumer.lost); they are
+	// committed, not handled again. 0: none.
+	skipBelow int64
 }
 
 func newWorker(c *Consumer, p int32) *worker {
@@ -135,6 +144,19 @@ func (w *worker) run() {
 			w.commit(w.ctx)
 			continue
 		}
+		if rec.Offset < w.skipBelow {
+			// Final already: delivered or dead-lettered by this process
+			// before the partition was lost and given back.
+			w.final = rec
+			w.pending++
+			if rec.Offset+1 >= w.skipBelow || idle {
+				w.commit(w.ctx)
+			}
+			continue
+		}
+		if w.commitFailed && !w.commitBeforeNext() {
+			return
+		}
 		urgent, err := w.c.cfg.Handler.Handle(w.ctx, rec)
 		if err != nil {
 			// Not final: leave it (and everything after it) for the next
@@ -170,16 +192,41 @@ func (w *worker) commit(ctx context.Context) bool {
 	}
 	rec := w.final
 	if err := w.c.fc.CommitRecords(ctx, rec); err != nil {
-		w.c.log.Warn("commit failed; will retry",
+		w.commitFailed = true
+		w.c.log.Warn("commit failed; no further record is handled until a commit goes through",
 			zap.Int32("partition", w.partition), zap.Int64("offset", rec.Offset+1), zap.Error(err))
 		return false
 	}
+	w.commitFailed = false
 	w.committed = rec.Offset + 1
 	w.pending = 0
 	if w.c.cfg.OnCommit != nil {
 		w.c.cfg.OnCommit(w.partition, w.committed)
 	}
 	return true
+}
+
+// commitBeforeNext retries the failed commit every CommitRetry until it
+// goes through (true) or the worker is stopped (false).
+func (w *worker) commitBeforeNext() bool {
+	t := time.NewTimer(w.c.cfg.CommitRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return false
+		case <-t.C:
+		}
+		// A lost partition (noCommit) has "nothing to commit": that must
+		// stop the worker, not let it go on.
+		if w.commit(w.ctx) && !w.noCommit.Load() && w.ctx.Err() == nil {
+			return true
+		}
+		if w.noCommit.Load() {
+			return false
+		}
+		t.Reset(w.c.cfg.CommitRetry)
+	}
 }
 
 // commitUntil commits the last final offset once the worker has stopped,
