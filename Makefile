@@ -41,8 +41,10 @@ bench-smoke: ## every benchmark once, so their own sanity checks run (CI)
 fuzz: ## every fuzz target for FUZZTIME each (default 30s)
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
-demo: ## run the whole pipeline in-process (kfake + Close emulator)
+demo: ## run the whole pipeline in-process (kfake + Close emulator): create mode, then upsert mode
 	$(GO) run ./cmd/closesink demo
+	@printf '\n%s\n\n' '--- the same samples again, one lead per person: closesink demo --mode upsert ---'
+	$(GO) run ./cmd/closesink demo --mode upsert
 
 kafka-up: ## start a real Apache Kafka (KRaft) broker from Maven Central jars
 	./scripts/kafka-local.sh start

@@ -35,8 +35,12 @@ type Client struct {
 	abortFn  context.CancelFunc
 
 	mu         sync.Mutex
-	partitions int
+	partitions int // of the source topic
+	assigned   int // of them, owned by this member
 	senders    map[int32]*Sender
+	// limiter is this member's share of the group budget, shared by every
+	// partition it owns (nil when Rate is 0); see SetAssigned.
+	limiter *rate.Limiter
 
 	pauseMu    sync.Mutex
 	pauseUntil time.Time
@@ -67,7 +71,11 @@ func New(cfg Config) (*Client, error) {
 		// case a proxy or server echoes the request back.
 		scrubber:   strings.NewReplacer(key, redacted, b64, redacted),
 		partitions: 1,
+		assigned:   1,
 		senders:    map[int32]*Sender{},
+	}
+	if cfg.Rate > 0 {
+		c.limiter = rate.NewLimiter(c.memberLimit(), c.memberBurst())
 	}
 	c.abortCtx, c.abortFn = context.WithCancel(context.Background())
 	return c, nil
@@ -101,32 +109,57 @@ func newTransport() http.RoundTripper {
 	return t
 }
 
-// SetPartitions sets the number of partitions of the source topic, which
-// splits the group budget: each partition's limiter allows Rate/n requests
-// per second with a burst of max(1, Burst/n) (integer division, rounded
-// down). When partitions outnumber Burst every partition still gets a burst
-// of 1, so the group's instantaneous burst can reach n while the sustained
-// rate stays Rate. n < 1 counts as 1. Existing senders are updated at once.
-// Safe for concurrent use; does not block.
+// SetPartitions sets the number of partitions of the source topic and
+// SetAssigned how many of them this member owns. Together they size the
+// member's share of the group budget: Rate*assigned/partitions requests per
+// second with a burst of max(1, Burst*assigned/partitions) (rounded down).
+// Every member's shares add up to the budget, so any number of replicas stay
+// under it without talking to each other.
+//
+// Within the member the share is work-conserving: one limiter serves every
+// partition it owns, first come first served, so partitions with leads use
+// the whole share while the others are idle, and each busy partition (one
+// request at a time) gets its turn in order, so none starves another. (A
+// fixed slice per partition would leave most of the budget unused when the
+// leads sit on a few partitions.) Across members a share cannot be lent:
+// an idle member's share stays unused. Before SetAssigned the member counts
+// one partition. n < 1 counts as 1. Safe for concurrent use; does not block.
 func (c *Client) SetPartitions(n int) {
-	n = max(n, 1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.partitions = n
-	now := c.cfg.Clock.Now()
-	for _, s := range c.senders {
-		if s.limiter != nil {
-			s.limiter.SetLimitAt(now, c.partitionLimit())
-			s.limiter.SetBurstAt(now, c.partitionBurst())
-		}
-	}
+	c.partitions = max(n, 1)
+	c.resize()
 }
 
-func (c *Client) partitionLimit() rate.Limit { return rate.Limit(c.cfg.Rate / float64(c.partitions)) }
-func (c *Client) partitionBurst() int        { return max(1, c.cfg.Burst/c.partitions) }
+// SetAssigned sets how many source partitions this member owns (see
+// SetPartitions); n < 1 counts as 1 (a member owning none sends nothing).
+func (c *Client) SetAssigned(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.assigned = max(n, 1)
+	c.resize()
+}
 
-// Sender returns the sender of a partition, creating it (and its limiter) on
-// first use and returning the same one afterwards. Safe for concurrent use.
+// resize applies the share to the limiter; call with mu held.
+func (c *Client) resize() {
+	if c.limiter == nil {
+		return
+	}
+	now := c.cfg.Clock.Now()
+	c.limiter.SetLimitAt(now, c.memberLimit())
+	c.limiter.SetBurstAt(now, c.memberBurst())
+}
+
+func (c *Client) memberLimit() rate.Limit {
+	return rate.Limit(c.cfg.Rate * float64(min(c.assigned, c.partitions)) / float64(c.partitions))
+}
+
+func (c *Client) memberBurst() int {
+	return max(1, c.cfg.Burst*min(c.assigned, c.partitions)/c.partitions)
+}
+
+// Sender returns the sender of a partition, creating it on first use and
+// returning the same one afterwards. Safe for concurrent use.
 func (c *Client) Sender(partition int32) *Sender {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -134,9 +167,6 @@ func (c *Client) Sender(partition int32) *Sender {
 		return s
 	}
 	s := &Sender{c: c, partition: partition}
-	if c.cfg.Rate > 0 {
-		s.limiter = rate.NewLimiter(c.partitionLimit(), c.partitionBurst())
-	}
 	c.senders[partition] = s
 	return s
 }

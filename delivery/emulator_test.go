@@ -45,6 +45,7 @@ func TestBudgetBelowCloseLimitGetsNo429(t *testing.T) {
 	c := newTestClient(t, srv.URL, nil, func(c *Config) { c.Rate, c.Burst = 50, 5 })
 	const partitions, perPartition = 4, 50
 	c.SetPartitions(partitions)
+	c.SetAssigned(partitions) // one member owns them all: the whole budget
 
 	start := time.Now()
 	var wg sync.WaitGroup

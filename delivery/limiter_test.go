@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 )
@@ -127,5 +128,54 @@ func TestRemainingZeroMakesNextRequestWait(t *testing.T) {
 	}
 	if gap := times[2].Sub(times[1]); gap != 2500*time.Millisecond {
 		t.Errorf("request after remaining=0 came %v later, want the 2.5s reset", gap)
+	}
+}
+
+// Leads on 2 of 12 partitions, one member: the two busy partitions share
+// the member's whole budget instead of 2/12 of it.
+func TestBudgetGoesToThePartitionsWithWork(t *testing.T) {
+	clock := newAutoClock()
+	srv := newScriptServer(t, clock, ok200)
+	c := newTestClient(t, srv.URL, clock, func(c *Config) { c.Rate, c.Burst = 10, 1 })
+	c.SetPartitions(12)
+	c.SetAssigned(12)
+	const each = 20
+	var wg sync.WaitGroup
+	for _, p := range []int32{3, 7} {
+		wg.Go(func() {
+			for range each {
+				if o := c.Sender(p).Deliver(context.Background(), testLead()); o.Status != Delivered {
+					t.Errorf("outcome %+v", o)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	times := srv.Times()
+	if len(times) != 2*each {
+		t.Fatalf("%d requests", len(times))
+	}
+	// 40 requests at 10/s with a burst of 1 take 3.9 s of (virtual) time;
+	// a fixed slice of 10/12 per partition would have taken 23.4 s.
+	if span := times[len(times)-1].Sub(times[0]); span > 4*time.Second {
+		t.Fatalf("40 requests took %v of virtual time, want about 3.9s (the whole budget)", span)
+	}
+}
+
+// Members with uneven shares of the partitions together never exceed the
+// group budget.
+func TestMemberSharesAddUpToTheBudget(t *testing.T) {
+	var sum float64
+	bursts := 0
+	for _, owned := range []int{5, 4, 3} {
+		c := newTestClient(t, "http://127.0.0.1:1", nil, func(c *Config) { c.Rate, c.Burst = 30, 12 })
+		c.SetPartitions(12)
+		c.SetAssigned(owned)
+		r, b := c.Sender(0).RateLimit()
+		sum += r
+		bursts += b
+	}
+	if sum != 30 || bursts > 12 {
+		t.Fatalf("members' rates add up to %v (want 30), bursts to %d (want <= 12)", sum, bursts)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-retry"
-	"golang.org/x/time/rate"
 
 	"github.com/closesink/closesink/pkg/closeapi"
 )
@@ -17,24 +16,24 @@ import (
 const jitterPercent = 20
 
 // Sender delivers the leads of one partition. It holds no per-call state, so
-// it is safe for concurrent use, but it is meant for one partition worker at
-// a time: the limiter assumes one partition's share of the budget.
+// it is safe for concurrent use; every sender of a client draws from the
+// member's one limiter (see Client.SetPartitions).
 type Sender struct {
 	c         *Client
 	partition int32
-	limiter   *rate.Limiter // nil when the client has no rate limit
 }
 
 // Partition returns the partition this sender serves.
 func (s *Sender) Partition() int32 { return s.partition }
 
-// RateLimit returns the sender's current share of the budget; (0, 0) when
-// rate limiting is off.
+// RateLimit returns the share of the budget the sender draws from (its
+// member's, shared by every partition of the member); (0, 0) when rate
+// limiting is off.
 func (s *Sender) RateLimit() (perSecond float64, burst int) {
-	if s.limiter == nil {
+	if s.c.limiter == nil {
 		return 0, 0
 	}
-	return float64(s.limiter.Limit()), s.limiter.Burst()
+	return float64(s.c.limiter.Limit()), s.c.limiter.Burst()
 }
 
 // Deliver marshals lead once and delivers it like DeliverBody. A lead that
@@ -187,7 +186,7 @@ func (s *Sender) call(ctx context.Context, method, url string, body []byte, befo
 // while this one waited for a token).
 func (s *Sender) waitTurn(ctx context.Context) error {
 	clock := s.c.cfg.Clock
-	reserved := s.limiter == nil
+	reserved := s.c.limiter == nil
 	for {
 		if d := s.c.pauseRemaining(); d > 0 {
 			if err := s.c.sleep(ctx, d); err != nil {
@@ -199,7 +198,7 @@ func (s *Sender) waitTurn(ctx context.Context) error {
 			return nil
 		}
 		now := clock.Now()
-		r := s.limiter.ReserveN(now, 1) // burst >= 1, so always OK
+		r := s.c.limiter.ReserveN(now, 1) // burst >= 1, so always OK
 		if err := s.c.sleep(ctx, r.DelayFrom(now)); err != nil {
 			r.CancelAt(clock.Now()) // give the token back
 			return err

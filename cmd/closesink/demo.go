@@ -44,6 +44,7 @@ const (
 // demoOptions configure runDemo.
 type demoOptions struct {
 	Events  int           // records to produce, cycling through the samples; <= 0: each sample once
+	Mode    string        // the worker's delivery mode: config.ModeCreate ("" too) or config.ModeUpsert
 	Out     io.Writer     // the report
 	Logs    io.Writer     // the worker's warn-level log lines; nil discards them
 	Timeout time.Duration // 0: demoTimeout
@@ -51,6 +52,7 @@ type demoOptions struct {
 
 func demoCommand() *cobra.Command {
 	var events int
+	var mode string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the whole pipeline on this machine: in-process Kafka, Close emulator, sample events",
@@ -60,21 +62,29 @@ an in-process Kafka cluster (franz-go's kfake) with the topics "leads"
 loopback port, and the worker exactly as "closesink run" wires it.
 
 The demo produces the sample events (the product page's example, other lead
-events, page views, identify calls, events without consent or email, invalid
-and malformed records, and a lead Close rejects), waits until the consumer
+events, a repeat submitter's two lead events, page views, identify calls,
+events without consent or email, invalid and malformed records, and a lead
+Close rejects), waits until the consumer
 group has committed every offset, stops the worker gracefully and prints
 the outcome of every record, the lead payloads Close received and the
 contents of the dead-letter topic. It exits 1 if any record's outcome
-differs from what the sample expects.`,
+differs from what the sample expects.
+
+With --mode upsert the worker runs in upsert mode (one lead per person):
+the repeat submitter's second event updates the contact and lead Close
+already has instead of creating a second lead. The report then gives every
+delivered record's action (created, updated, unchanged, skipped), each lead
+as it is now in Close and the updates Close received.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(zap.NewNop())
 			defer stop()
-			_, err := runDemo(ctx, demoOptions{Events: events, Out: cmd.OutOrStdout(), Logs: cmd.ErrOrStderr()})
+			_, err := runDemo(ctx, demoOptions{Events: events, Mode: mode, Out: cmd.OutOrStdout(), Logs: cmd.ErrOrStderr()})
 			return err
 		},
 	}
 	cmd.Flags().IntVar(&events, "events", 0, "number of events to produce, cycling through the samples (default: each sample once)")
+	cmd.Flags().StringVar(&mode, "mode", config.ModeCreate, "the worker's delivery mode: create (a lead per lead event) or upsert (one lead per person)")
 	return cmd
 }
 
@@ -91,6 +101,12 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	if o.Logs == nil {
 		o.Logs = io.Discard
+	}
+	if o.Mode == "" {
+		o.Mode = config.ModeCreate
+	}
+	if o.Mode != config.ModeCreate && o.Mode != config.ModeUpsert {
+		return nil, fmt.Errorf("%w: demo --mode: %q is not %s or %s", config.ErrInvalid, o.Mode, config.ModeCreate, config.ModeUpsert)
 	}
 	recs, err := samples.Records(demoTopic, o.Events)
 	if err != nil {
@@ -121,11 +137,17 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	defer stopEmu()
 
-	fmt.Fprintf(o.Out, "closesink demo: the real worker, end to end, on this machine\n\n")
+	worker := "closesink run"
+	if o.Mode == config.ModeUpsert {
+		worker += " --mode upsert"
+		fmt.Fprintf(o.Out, "closesink demo --mode upsert: one lead per person; the real worker, end to end, on this machine\n\n")
+	} else {
+		fmt.Fprintf(o.Out, "closesink demo: the real worker, end to end, on this machine\n\n")
+	}
 	fmt.Fprintf(o.Out, "  Kafka   in-process kfake broker %s: topic %q (%d partitions), dead-letter topic %q\n",
 		brokers[0], demoTopic, demoPartitions, demoDLQTopic)
 	fmt.Fprintf(o.Out, "  Close   in-process emulator %s (told to answer 400 for %d sample address(es))\n", closeURL, len(faults))
-	fmt.Fprintf(o.Out, "  Worker  closesink run, group %q; its log lines at warn level and above follow\n\n", demoGroup)
+	fmt.Fprintf(o.Out, "  Worker  %s, group %q; its log lines at warn level and above follow\n\n", worker, demoGroup)
 
 	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MetadataMinAge(50*time.Millisecond))
 	if err != nil {
@@ -138,6 +160,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 
 	cfg := demoConfig(brokers, closeURL)
+	cfg.Delivery.Mode = o.Mode
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -173,7 +196,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := collectResult(all, produced, watched.snapshot(), m.Snapshot(), emu, dlq)
+	res := collectResult(o.Mode, all, produced, watched.snapshot(), m.Snapshot(), emu, dlq)
 	res.Elapsed = processed
 	res.printReport(o.Out)
 	fmt.Fprintf(o.Out, "Finished in %.1fs.\n", time.Since(start).Seconds())

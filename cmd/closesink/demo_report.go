@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -13,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/closesink/closesink/deadletter"
+	"github.com/closesink/closesink/internal/config"
 	"github.com/closesink/closesink/internal/metrics"
 	"github.com/closesink/closesink/internal/samples"
 	"github.com/closesink/closesink/pipeline"
@@ -26,15 +25,21 @@ type demoRecord struct {
 	Got       samples.Expect // zero Outcome: the worker reported no outcome
 	Partition int32
 	Offset    int64
-	LeadID    string // delivered only
+	LeadID    string          // delivered only
+	ContactID string          // delivered only, when Close said
+	Action    pipeline.Action // delivered only: created, updated, unchanged or skipped
 }
 
-// demoLead is a lead as Close received it.
+// demoLead is a lead as Close received it, and as it is now.
 type demoLead struct {
-	Sample string // "" if the record could not be traced
+	Sample string // the record that created it; "" if it could not be traced
 	About  string
 	LeadID string
-	Body   []byte // the request body, byte for byte
+	Body   []byte            // the create request's body, byte for byte
+	Now    closeemu.LeadView // the lead as it is now in Close, updates applied
+	// UpdatedBy names the samples whose records updated the lead or its
+	// contact (upsert mode), in order; empty if it is as created.
+	UpdatedBy []string
 }
 
 // demoDeadLetter is a record of the dead-letter topic.
@@ -52,10 +57,12 @@ type demoCount struct {
 
 // demoResult is everything the demo observed.
 type demoResult struct {
+	Mode        string // config.ModeCreate or config.ModeUpsert
 	Records     []demoRecord
 	Counts      []demoCount // the worker's own metrics, from its final summary
 	Leads       []demoLead
 	DeadLetters []demoDeadLetter
+	Updates     []demoUpdate // the PUTs Close applied, in order
 	Mismatches  []string
 	Elapsed     time.Duration // start to all offsets committed and worker stopped
 }
@@ -68,7 +75,7 @@ type recordPos struct {
 // collectResult joins the produced records with the outcome the pipeline
 // reported for each (partition, offset), the worker's counters, the leads
 // the emulator stored and the dead-letter records.
-func collectResult(all []samples.Sample, produced []*kgo.Record, outcomes map[recordPos]pipeline.Outcome,
+func collectResult(mode string, all []samples.Sample, produced []*kgo.Record, outcomes map[recordPos]pipeline.Outcome,
 	counters metrics.Snapshot, emu *closeemu.Server, dlq []*kgo.Record) *demoResult {
 	bySample := map[string]samples.Sample{}
 	order := map[string]int{} // the report follows the file's order: the product page's example first
@@ -76,14 +83,17 @@ func collectResult(all []samples.Sample, produced []*kgo.Record, outcomes map[re
 		bySample[s.Name], order[s.Name] = s, i
 	}
 	got := map[recordPos]samples.Expect{}
-	leadAt := map[string]recordPos{} // lead id -> record
-	leadOf := map[recordPos]string{} // record -> lead id
-	res := &demoResult{Counts: snapshotCounts(counters)}
+	leadAt := map[string]recordPos{}              // lead id -> the record that created it
+	delivered := map[recordPos]pipeline.Outcome{} // record -> its delivered outcome
+	res := &demoResult{Mode: mode, Counts: snapshotCounts(counters)}
 	for pos, out := range outcomes {
 		switch out.Kind {
 		case pipeline.Delivered:
 			got[pos] = samples.Expect{Outcome: pipeline.Delivered}
-			leadAt[out.LeadID], leadOf[pos] = pos, out.LeadID
+			delivered[pos] = out
+			if out.Action == pipeline.ActionCreated {
+				leadAt[out.LeadID] = pos
+			}
 		case pipeline.Dropped:
 			got[pos] = samples.Expect{Outcome: pipeline.Dropped, Reason: string(out.DropReason)}
 		case pipeline.DeadLettered:
@@ -97,11 +107,17 @@ func collectResult(all []samples.Sample, produced []*kgo.Record, outcomes map[re
 		name := headerValue(r, samples.HeaderSample)
 		pos := recordPos{r.Partition, r.Offset}
 		names[pos] = name
-		dr := demoRecord{Sample: name, Expect: bySample[name].Expect, Got: got[pos], Partition: r.Partition, Offset: r.Offset, LeadID: leadOf[pos]}
+		d := delivered[pos]
+		dr := demoRecord{Sample: name, Expect: bySample[name].Expect, Got: got[pos], Partition: r.Partition, Offset: r.Offset,
+			LeadID: d.LeadID, ContactID: d.ContactID, Action: d.Action}
 		tally[dr.Got]++
-		if dr.Got != dr.Expect {
+		switch {
+		case dr.Got != dr.Expect:
 			res.Mismatches = append(res.Mismatches, fmt.Sprintf("%s (partition %d, offset %d): got %s, the sample expects %s",
 				name, r.Partition, r.Offset, orNone(dr.Got.String()), dr.Expect))
+		case dr.Got.Outcome == pipeline.Delivered && !knownAction(mode, dr.Action):
+			res.Mismatches = append(res.Mismatches, fmt.Sprintf("%s (partition %d, offset %d): delivered with action %q in %s mode",
+				name, r.Partition, r.Offset, dr.Action, mode))
 		}
 		res.Records = append(res.Records, dr)
 	}
@@ -121,8 +137,16 @@ func collectResult(all []samples.Sample, produced []*kgo.Record, outcomes map[re
 
 	bodies := emu.LeadBodies()
 	for i, l := range emu.Leads() {
-		name := names[leadAt[l.ID]]
-		res.Leads = append(res.Leads, demoLead{Sample: name, About: bySample[name].About, LeadID: l.ID, Body: bodies[i]})
+		name := ""
+		if pos, ok := leadAt[l.ID]; ok {
+			name = names[pos]
+		}
+		now, _ := emu.Lead(l.ID)
+		res.Leads = append(res.Leads, demoLead{Sample: name, About: bySample[name].About, LeadID: l.ID, Body: bodies[i], Now: now})
+	}
+	res.collectUpdates(emu.Updates())
+	if created := res.actionCounts()[pipeline.ActionCreated]; created != len(res.Leads) {
+		res.Mismatches = append(res.Mismatches, fmt.Sprintf("Close holds %d leads, but %d records say they created one", len(res.Leads), created))
 	}
 	sort.SliceStable(res.Leads, func(i, j int) bool { return order[res.Leads[i].Sample] < order[res.Leads[j].Sample] })
 	for _, r := range dlq {
@@ -190,34 +214,44 @@ func (r *demoResult) printReport(w io.Writer) {
 	fmt.Fprintf(tw, "  total\t\t%d\n", total)
 	_ = tw.Flush()
 
-	fmt.Fprintln(w, "\nEvery record (partition/offset, sample, outcome)")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for i, rec := range r.Records {
-		if i == maxReportRows {
-			fmt.Fprintf(tw, "  ...\t%d more\t\t\n", len(r.Records)-i)
-			break
+	if r.Mode == config.ModeUpsert {
+		r.printRecordsWithActions(w)
+	} else {
+		fmt.Fprintln(w, "\nEvery record (partition/offset, sample, outcome)")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for i, rec := range r.Records {
+			if i == maxReportRows {
+				fmt.Fprintf(tw, "  ...\t%d more\t\t\n", len(r.Records)-i)
+				break
+			}
+			note := rec.LeadID
+			if rec.Got != rec.Expect {
+				note = "UNEXPECTED: the sample expects " + rec.Expect.String()
+			}
+			fmt.Fprintf(tw, "  %d/%d\t%s\t%s\t%s\n", rec.Partition, rec.Offset, rec.Sample, orNone(rec.Got.String()), note)
 		}
-		note := rec.LeadID
-		if rec.Got != rec.Expect {
-			note = "UNEXPECTED: the sample expects " + rec.Expect.String()
-		}
-		fmt.Fprintf(tw, "  %d/%d\t%s\t%s\t%s\n", rec.Partition, rec.Offset, rec.Sample, orNone(rec.Got.String()), note)
+		_ = tw.Flush()
 	}
-	_ = tw.Flush()
 
-	fmt.Fprintf(w, "\nLeads Close received (%d). The demo's people are made up, so their emails and phones\n", len(r.Leads))
-	fmt.Fprintln(w, "are shown in full here; the worker's own logs mask them.")
+	if r.Mode == config.ModeUpsert {
+		fmt.Fprintf(w, "\nLeads Close holds (%d): each as created and, if updated since, as it is now. The demo's\n", len(r.Leads))
+		fmt.Fprintln(w, "people are made up, so their emails and phones are shown in full here; the worker's own logs mask them.")
+	} else {
+		fmt.Fprintf(w, "\nLeads Close received (%d). The demo's people are made up, so their emails and phones\n", len(r.Leads))
+		fmt.Fprintln(w, "are shown in full here; the worker's own logs mask them.")
+	}
 	for i, l := range r.Leads {
 		if i == maxReportLeads {
 			fmt.Fprintf(w, "\n  ... and %d more\n", len(r.Leads)-i)
 			break
 		}
-		var pretty bytes.Buffer
-		if json.Indent(&pretty, l.Body, "  ", "  ") != nil {
-			pretty.Reset()
-			pretty.Write(l.Body)
+		fmt.Fprintf(w, "\n  # %s -> %s\n  # %s\n  %s\n", orNone(l.Sample), l.LeadID, l.About, indentJSON(l.Body))
+		if len(l.UpdatedBy) > 0 {
+			fmt.Fprintf(w, "  # now in Close, after updates by %s:\n  %s\n", strings.Join(l.UpdatedBy, ", "), indentJSON(leadNowJSON(l.Now)))
 		}
-		fmt.Fprintf(w, "\n  # %s -> %s\n  # %s\n  %s\n", orNone(l.Sample), l.LeadID, l.About, pretty.String())
+	}
+	if r.Mode == config.ModeUpsert {
+		r.printUpdates(w)
 	}
 
 	fmt.Fprintf(w, "\nDead-letter topic %q (%d records; each keeps the original key, value and headers)\n", demoDLQTopic, len(r.DeadLetters))

@@ -1,6 +1,7 @@
 // Package samples holds closesink's sample Signal events: the product page's
-// "Example: Lead Submitted", other lead events, page views, identify calls and
-// the real-world mess the worker must survive (no consent, no email, invalid
+// "Example: Lead Submitted", other lead events, a repeat submitter (one
+// person's two lead events, days apart), page views, identify calls and the
+// real-world mess the worker must survive (no consent, no email, invalid
 // emails, records that are not JSON, an empty record). `closesink demo` runs
 // them through the real pipeline and `closesink produce-samples` writes them
 // to a real cluster.

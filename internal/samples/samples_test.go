@@ -83,6 +83,54 @@ func TestSampleSetCoversTheBrief(t *testing.T) {
 	}
 }
 
+// TestRepeatSubmitter pins the pair the upsert demo is about: one person
+// (same key, same email after the transform), two events with their own
+// messageIds, Monday's pricing form before Thursday's demo request, which
+// brings a new title and a phone Monday's lacked.
+func TestRepeatSubmitter(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transform.New(transform.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]int{}
+	for i, s := range all {
+		at[s.Name] = i
+	}
+	mi, ok1 := at["repeat-submitter-monday"]
+	ti, ok2 := at["repeat-submitter-thursday"]
+	if !ok1 || !ok2 || mi > ti {
+		t.Fatalf("want repeat-submitter-monday before repeat-submitter-thursday (at %d, %d)", mi, ti)
+	}
+	mon, thu := all[mi], all[ti]
+	if mon.Key == "" || mon.Key != thu.Key || mon.Expect != thu.Expect || mon.Expect.Outcome != pipeline.Delivered {
+		t.Fatalf("keys %q, %q; expects %s, %s: want one key and delivered", mon.Key, thu.Key, mon.Expect, thu.Expect)
+	}
+	m, th := tr.Transform(mon.Value), tr.Transform(thu.Value)
+	if m.Kind != transform.KindLead || th.Kind != transform.KindLead {
+		t.Fatalf("kinds %v, %v: want two leads", m.Kind, th.Kind)
+	}
+	if m.Email() == "" || m.Email() != th.Email() || m.MessageID == th.MessageID || m.MessageID == "" {
+		t.Fatalf("emails %q, %q, messageIds %q, %q: want one email, two events", m.Email(), th.Email(), m.MessageID, th.MessageID)
+	}
+	if m.Event != "Lead Submitted" || th.Event != "Demo Requested" {
+		t.Errorf("events %q, %q", m.Event, th.Event)
+	}
+	mc, tc := m.Lead.Contacts[0], th.Lead.Contacts[0]
+	if mc.Title == tc.Title || tc.Title == "" || len(mc.Phones) != 0 || len(tc.Phones) != 1 {
+		t.Errorf("Monday's contact %+v, Thursday's %+v: want a new title and a phone on Thursday only", mc, tc)
+	}
+	// No other sample is this person: the demo's counts rely on it.
+	for i, s := range all {
+		if i != mi && i != ti && (s.Key == mon.Key || bytes.Contains(bytes.ToLower(s.Value), []byte(m.Email()))) {
+			t.Errorf("sample %s shares the repeat submitter's key or email", s.Name)
+		}
+	}
+}
+
 func TestRecords(t *testing.T) {
 	all, err := All()
 	if err != nil {

@@ -8,6 +8,7 @@ package service
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -95,6 +96,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	if err != nil {
 		return err
 	}
+	var owned atomic.Int32 // partitions this member owns now
 	ccfg := consumer.Config{
 		Brokers:       cfg.Brokers,
 		Topic:         cfg.Topic,
@@ -118,10 +120,13 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 			}
 			if event != "assigned" {
 				m.Assigned(-len(parts))
+				dc.SetAssigned(int(owned.Add(-int32(len(parts)))))
 				pl.ForgetPartitions(parts)
 				return
 			}
 			m.Assigned(len(parts))
+			// This member's share of the budget follows what it owns.
+			dc.SetAssigned(int(owned.Add(int32(len(parts)))))
 			// Partitions added to the source topic cause a rebalance; the
 			// budget split must follow, or the group would exceed --rate.
 			go refreshPartitions(ctx, cl, cfg.Topic, dc, m, log)

@@ -1,11 +1,13 @@
 package service_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/closesink/closesink/internal/config"
+	"github.com/closesink/closesink/internal/service"
 	"github.com/closesink/closesink/pkg/closeemu"
 )
 
@@ -154,4 +156,24 @@ func TestUpsertStaysWithinTheBudget(t *testing.T) {
 	}
 	t.Logf("requests per lead event: %.2f (%d requests for %d events: %d searches, %d creates, %d contact PUTs, %d lead PUTs)",
 		float64(s.Requests)/leads, s.Requests, leads, s.Searches, s.Created, s.ContactUpdates, s.LeadUpdates)
+}
+
+// A replay in upsert mode gives the same protection: a dead-lettered event
+// of a person Close has since got (the lead was created by a later event)
+// updates that lead instead of creating a second one.
+func TestUpsertReplayNeverDuplicates(t *testing.T) {
+	h := newHarness(t, 1, 1, closeemu.Config{})
+	h.start(memberOpts{name: "a", cfg: upsertMode(nil)})
+	h.produce(0, lead("jane@acme.com"))
+	eventually(t, "the lead", h.lag)
+	h.putDLQ(dead{email: "jane@acme.com", class: "permanent", status: 401}, dead{email: "new@acme.com", class: "permanent", status: 401})
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	s, err := h.replayCtx(ctx, service.ReplayOptions{}, upsertMode(nil))
+	if err != nil || s.Delivered != 2 {
+		t.Fatalf("replay: %+v, %v", s, err)
+	}
+	if got := h.emu.ContactsByEmail(); len(got) != 2 || got["jane@acme.com"] != 1 || got["new@acme.com"] != 1 {
+		t.Fatalf("contacts after the replay: %v", got)
+	}
 }
