@@ -19,13 +19,16 @@ import (
 // itself keeps two replays from working on one DLQ at once.
 //
 // Every replay joins the group with a balancer that gives all of the DLQ's
-// partitions to the member that started first (its start time travels in the
-// join metadata); every other member gets none. The holder keeps them across
-// the rebalances that a newcomer's join and leave cause, and commits its
-// progress through the group: Kafka accepts a commit only from a current
-// member of the current generation, so a commit can neither come from a
-// replay that lost the group nor move offsets under another one. A replay
-// that is assigned nothing refuses to start (ErrGroupActive).
+// partitions to one member: the one that already holds them, else the one
+// that started first (both travel in the join metadata); every other member
+// gets none. So the holder keeps them across the rebalances that a
+// newcomer's join and leave cause, and commits its progress through the
+// group: Kafka accepts a commit only from a current member of the current
+// generation, so a commit can neither come from a replay that lost the group
+// nor move offsets under another one. A replay that is assigned nothing
+// refuses to start (ErrGroupActive); a holder that loses the partitions (its
+// session expired, or another member got them) stops: its next commit fails
+// with ErrLockLost, and it never resumes from its own, stale position.
 //
 // The members never fetch through the group client (its fetches are
 // paused); the replay reads the DLQ with its own client, as planned.
@@ -34,12 +37,21 @@ type groupLock struct {
 	topic string
 	log   *zap.Logger
 
-	mu       sync.Mutex
-	decided  bool          // an assignment (possibly empty) was received
-	held     bool          // the DLQ's partitions are assigned to us now
-	changed  chan struct{} // closed and replaced on every change
-	rebalnce int           // assignments seen, for the log
+	mu      sync.Mutex
+	decided bool          // an assignment (possibly empty) was received
+	held    bool          // the DLQ's partitions are assigned to us now
+	changed chan struct{} // closed and replaced on every change
+	// heldSince is when this member first held the partitions (0: never);
+	// it travels in the join metadata so the holder keeps them.
+	heldSince int64
+	// broken: the partitions went to another member, or were lost, after
+	// this member held them. Everything it would commit now is stale.
+	broken bool
 }
+
+// ErrLockLost is returned by a commit after the replay lost the replay
+// group's partitions (to another replay, or because its session expired).
+var ErrLockLost = errors.New("replay: this replay lost the replay group to another member; stopping without committing")
 
 // lockWait bounds how long a new member waits for its first assignment. A
 // join takes a round trip or two; a group in a rebalance may take up to the
@@ -52,15 +64,15 @@ const lockWait = 60 * time.Second
 // replay does. opts are the connection options.
 func acquireLock(ctx context.Context, opts []kgo.Opt, topic, group string, log *zap.Logger) (*groupLock, error) {
 	l := &groupLock{topic: topic, log: log, changed: make(chan struct{})}
-	bal := newFirstComer()
+	bal := newFirstComer(l)
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
 		kgo.Balancers(bal),
 		kgo.DisableAutoCommit(),
 		kgo.OnPartitionsAssigned(l.assigned),
-		kgo.OnPartitionsRevoked(l.dropped),
-		kgo.OnPartitionsLost(l.dropped),
+		kgo.OnPartitionsRevoked(l.revoked),
+		kgo.OnPartitionsLost(l.lost),
 	)...)
 	if err != nil {
 		return nil, err
@@ -84,17 +96,47 @@ func acquireLock(ctx context.Context, opts []kgo.Opt, topic, group string, log *
 }
 
 func (l *groupLock) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-	l.set(len(m[l.topic]) > 0)
+	held := len(m[l.topic]) > 0
+	l.update(func() {
+		if !held && l.heldSince != 0 {
+			l.broken = true // another member got what we held
+		}
+		if held && l.heldSince == 0 {
+			l.heldSince = time.Now().UnixNano()
+		}
+		l.decided, l.held = true, held
+	})
 }
 
-func (l *groupLock) dropped(context.Context, *kgo.Client, map[string][]int32) { l.set(false) }
+// revoked: an eager rebalance takes the partitions before it hands them out
+// again; whether they come back decides (assigned).
+func (l *groupLock) revoked(context.Context, *kgo.Client, map[string][]int32) {
+	l.update(func() { l.held = false })
+}
 
-func (l *groupLock) set(held bool) {
+// lost: the session expired; another member may hold the partitions now.
+func (l *groupLock) lost(context.Context, *kgo.Client, map[string][]int32) {
+	l.update(func() {
+		l.held = false
+		if l.heldSince != 0 {
+			l.broken, l.heldSince = true, 0
+		}
+	})
+}
+
+func (l *groupLock) update(change func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.decided, l.held = true, held
+	change()
 	close(l.changed)
 	l.changed = make(chan struct{})
+}
+
+// since is the heldSince for the join metadata.
+func (l *groupLock) since() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return uint64(l.heldSince)
 }
 
 // waitDecided waits for the first assignment and reports whether it holds
@@ -127,8 +169,11 @@ func (l *groupLock) commit(ctx context.Context, next map[int32]int64) error {
 	}
 	for {
 		l.mu.Lock()
-		held, ch := l.held, l.changed
+		held, broken, ch := l.held, l.broken, l.changed
 		l.mu.Unlock()
+		if broken {
+			return ErrLockLost
+		}
 		if held {
 			err := l.commitOnce(ctx, offs)
 			if err == nil || !retriableCommit(err) || ctx.Err() != nil {
@@ -181,26 +226,39 @@ func retriableCommit(err error) bool {
 // release leaves the group.
 func (l *groupLock) release() { l.cl.Close() }
 
-// firstComer is a group balancer that assigns every partition to the member
-// that started first; ties (same nanosecond) go to the smaller random nonce,
-// then member id, so every leader computes the same answer.
-type firstComer struct{ startedAt, nonce uint64 }
+// firstComer is a group balancer that assigns every partition to one
+// member: the one holding them since the earliest time, else the one that
+// started first; ties (same nanosecond) go to the smaller random nonce, then
+// member id, so every leader computes the same answer.
+type firstComer struct {
+	lock             *groupLock // heldSince
+	startedAt, nonce uint64
+}
 
-func newFirstComer() *firstComer {
+func newFirstComer(l *groupLock) *firstComer {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &firstComer{startedAt: uint64(time.Now().UnixNano()), nonce: binary.BigEndian.Uint64(b[:])}
+	return &firstComer{lock: l, startedAt: uint64(time.Now().UnixNano()), nonce: binary.BigEndian.Uint64(b[:])}
 }
 
 func (*firstComer) ProtocolName() string { return "closesink-replay-first-comer" }
 func (*firstComer) IsCooperative() bool  { return false }
 
+// metaLen is the UserData size: held since, started at, nonce.
+const metaLen = 24
+
 func (f *firstComer) JoinGroupMetadata(interests []string, _ map[string][]int32, generation int32) []byte {
+	var held uint64
+	if f.lock != nil {
+		held = f.lock.since()
+	}
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Version = 3
 	meta.Topics = interests
 	meta.Generation = generation
-	meta.UserData = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, f.startedAt), f.nonce)
+	ud := binary.BigEndian.AppendUint64(nil, held)
+	ud = binary.BigEndian.AppendUint64(ud, f.startedAt)
+	meta.UserData = binary.BigEndian.AppendUint64(ud, f.nonce)
 	return meta.AppendTo(nil)
 }
 
@@ -219,15 +277,26 @@ func (f *firstComer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo
 func (*firstComer) Balance(b *kgo.ConsumerBalancer, topics map[string]int32) kgo.IntoSyncAssignment {
 	var (
 		first    *kmsg.JoinGroupResponseMember
-		firstKey [3]string
+		firstKey [4]string
 	)
-	b.EachMember(func(m *kmsg.JoinGroupResponseMember, meta *kmsg.ConsumerMemberMetadata) {
-		key := [3]string{"~", "~", m.MemberID} // members without our metadata sort last
-		if len(meta.UserData) == 16 {
-			key[0] = fmt.Sprintf("%020d", binary.BigEndian.Uint64(meta.UserData[:8]))
-			key[1] = fmt.Sprintf("%020d", binary.BigEndian.Uint64(meta.UserData[8:]))
+	less := func(a, b [4]string) bool {
+		for i := range a {
+			if a[i] != b[i] {
+				return a[i] < b[i]
+			}
 		}
-		if first == nil || key[0] < firstKey[0] || key[0] == firstKey[0] && (key[1] < firstKey[1] || key[1] == firstKey[1] && key[2] < firstKey[2]) {
+		return false
+	}
+	b.EachMember(func(m *kmsg.JoinGroupResponseMember, meta *kmsg.ConsumerMemberMetadata) {
+		key := [4]string{"~", "~", "~", m.MemberID} // members without our metadata sort last
+		if len(meta.UserData) == metaLen {
+			if held := binary.BigEndian.Uint64(meta.UserData[:8]); held != 0 {
+				key[0] = fmt.Sprintf("%020d", held)
+			}
+			key[1] = fmt.Sprintf("%020d", binary.BigEndian.Uint64(meta.UserData[8:16]))
+			key[2] = fmt.Sprintf("%020d", binary.BigEndian.Uint64(meta.UserData[16:]))
+		}
+		if first == nil || less(key, firstKey) {
 			first, firstKey = m, key
 		}
 	})

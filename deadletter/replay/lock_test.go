@@ -49,13 +49,39 @@ func TestGroupLockAdmitsOneReplay(t *testing.T) {
 	}
 }
 
-// The first comer gets every partition, whatever the order of the members.
+// The first comer gets every partition, whatever the order of the members;
+// but a member that already holds them keeps them, even against one that
+// started earlier and joined later (two replays started together).
 func TestFirstComerBalance(t *testing.T) {
 	older, newer := &firstComer{startedAt: 100, nonce: 9}, &firstComer{startedAt: 200, nonce: 1}
 	for _, order := range [][]*firstComer{{older, newer}, {newer, older}} {
 		if got := balanceFor(t, order...); got != indexOf(order, older) {
 			t.Fatalf("member %d got the partitions, want the older one (%d)", got, indexOf(order, older))
 		}
+	}
+	holder := &firstComer{lock: &groupLock{heldSince: 300}, startedAt: 200, nonce: 1}
+	for _, order := range [][]*firstComer{{older, holder}, {holder, older}} {
+		if got := balanceFor(t, order...); got != indexOf(order, holder) {
+			t.Fatalf("member %d got the partitions, want the holder (%d)", got, indexOf(order, holder))
+		}
+	}
+}
+
+// A holder whose partitions go to another member is broken for good: its
+// commits fail instead of waiting and resuming from a stale position.
+func TestLockLostToAnotherMemberFailsCommits(t *testing.T) {
+	l := &groupLock{topic: "dlq", changed: make(chan struct{})}
+	l.assigned(context.Background(), nil, map[string][]int32{"dlq": {0, 1}})
+	l.revoked(context.Background(), nil, nil)
+	l.assigned(context.Background(), nil, map[string][]int32{}) // another member got them
+	if err := l.commit(context.Background(), map[int32]int64{0: 1}); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("commit after the lock went elsewhere: %v, want ErrLockLost", err)
+	}
+	l2 := &groupLock{topic: "dlq", changed: make(chan struct{})}
+	l2.assigned(context.Background(), nil, map[string][]int32{"dlq": {0}})
+	l2.lost(context.Background(), nil, nil)
+	if err := l2.commit(context.Background(), map[int32]int64{0: 1}); !errors.Is(err, ErrLockLost) || l2.since() != 0 {
+		t.Fatalf("commit after the session expired: %v (held since %d)", err, l2.since())
 	}
 }
 

@@ -46,6 +46,13 @@ type suite struct {
 // emulator.
 func newSuite(t *testing.T) *suite {
 	t.Helper()
+	return newSuiteWith(t, closeemu.Config{})
+}
+
+// newSuiteWith is newSuite with an emulator configured as emu (its API keys
+// are the suite's).
+func newSuiteWith(t *testing.T, emu closeemu.Config) *suite {
+	t.Helper()
 	if strings.TrimSpace(os.Getenv(kafkatest.EnvBrokers)) == "" {
 		t.Fatalf("%s is not set: the fault suite needs a real broker; run `make test-e2e` "+
 			"(it starts scripts/kafka-local.sh) or export %s=127.0.0.1:19092", kafkatest.EnvBrokers, kafkatest.EnvBrokers)
@@ -60,7 +67,8 @@ func newSuite(t *testing.T) *suite {
 	s.rng = rand.New(rand.NewPCG(s.seed, 0xe2e))
 	s.b = kafkatest.Start(t)
 	s.adm = s.b.Admin(t)
-	s.emu = closeemu.New(closeemu.Config{APIKeys: []string{apiKey}})
+	emu.APIKeys = []string{apiKey}
+	s.emu = closeemu.New(emu)
 	srv := httptest.NewServer(s.calls.wrap(s.emu))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()

@@ -150,8 +150,7 @@ func (h *harness) start(o memberOpts) *member {
 	return m
 }
 
-// stop stops the member gracefully and waits for Run to return nil.
-func (m *member) stop(t testing.TB) {
+func (m *member) stop(t testing.TB) { // graceful: waits for Run to return nil
 	t.Helper()
 	m.once.Do(func() {
 		m.cancel()
@@ -241,9 +240,8 @@ func (h *harness) ends(topic string) map[int32]int64 {
 	return out
 }
 
-// committed returns group's committed offsets on topic by partition; a
-// partition without a commit is absent. Any error fails the test: a
-// missing answer must never read as "nothing committed".
+// committed returns group's committed offsets on topic by partition (none:
+// absent). Any error fails the test: it must never read as "none committed".
 func (h *harness) committed(group, topic string) map[int32]int64 {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -264,8 +262,7 @@ func (h *harness) committed(group, topic string) map[int32]int64 {
 	return out
 }
 
-// at is the service group's committed offset on source partition p (0
-// while it has none).
+// at is the service group's committed offset on source partition p (0: none).
 func (h *harness) at(p int32) int64 { return h.committed(h.group, h.topic)[p] }
 
 // lagOf is "" when group committed topic's end offset on every partition
@@ -288,8 +285,7 @@ func (h *harness) lagOf(group, topic string) string {
 
 func (h *harness) lag() string { return h.lagOf(h.group, h.topic) }
 
-// readDLQ reads the whole DLQ (it must hold exactly n records).
-func (h *harness) readDLQ(n int) []*kgo.Record {
+func (h *harness) readDLQ(n int) []*kgo.Record { // the whole DLQ, which must hold n records
 	h.t.Helper()
 	out := h.b.ReadAll(h.t, h.dlq)
 	if len(out) != n {
@@ -298,8 +294,7 @@ func (h *harness) readDLQ(n int) []*kgo.Record {
 	return out
 }
 
-// createdEmails counts the leads in the emulator by contact email.
-func (h *harness) createdEmails() map[string]int { return h.emu.LeadsByEmail() }
+func (h *harness) createdEmails() map[string]int { return h.emu.LeadsByEmail() } // leads in Close by email
 
 // requests counts the requests Close got on route ("METHOD /path/").
 func (h *harness) requests(route string) int {
@@ -315,6 +310,7 @@ type front struct {
 	mu     sync.Mutex
 	seen   map[string]int
 	onLead func(n int, w http.ResponseWriter, r *http.Request) bool
+	wire   wireLog // every lead creation: when, for whom, what it was answered (strength_wire_test.go)
 }
 
 func (f *front) setOnLead(fn func(n int, w http.ResponseWriter, r *http.Request) bool) {
@@ -329,8 +325,12 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.seen[route]++
 	n, hook := f.seen[route], f.onLead
 	f.mu.Unlock()
-	if route == leadRoute && hook != nil && hook(n, w, r) {
-		return
+	if route == leadRoute {
+		call := f.wire.begin(w, r)
+		defer call.end()
+		if w = call; hook != nil && hook(n, w, r) {
+			return
+		}
 	}
 	f.emu.ServeHTTP(w, r)
 }

@@ -3,7 +3,8 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,7 +33,8 @@ func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
 		h.produce(p, vals...)
 	}
 	release := make(chan struct{})
-	var done [2]atomic.Int64
+	var mu sync.Mutex
+	var handled [2][]string // each partition's record values, in the order handled
 	handler := consumer.HandlerFunc(func(ctx context.Context, r *kgo.Record) (bool, error) {
 		if r.Partition == 0 {
 			select {
@@ -41,7 +43,9 @@ func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
 				return false, ctx.Err()
 			}
 		}
-		done[r.Partition].Add(1)
+		mu.Lock()
+		handled[r.Partition] = append(handled[r.Partition], string(r.Value))
+		mu.Unlock()
 		return false, nil
 	})
 	c, err := consumer.New(consumer.Config{
@@ -62,8 +66,11 @@ func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
 		}
 		return ""
 	})
-	if got := done[0].Load(); got != 0 {
-		t.Fatalf("partition 0 processed %d records while stuck", got)
+	mu.Lock()
+	stuck := len(handled[0])
+	mu.Unlock()
+	if stuck != 0 {
+		t.Fatalf("partition 0 processed %d records while stuck", stuck)
 	}
 	if c := h.at(0); c > 0 {
 		t.Fatalf("partition 0 committed %d while nothing was final", c)
@@ -73,8 +80,16 @@ func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
 	}
 	close(release)
 	eventually(t, "everything committed", h.lag)
-	if done[0].Load() != n || done[1].Load() != n {
-		t.Fatalf("processed p0=%d p1=%d, want %d each (in order, once)", done[0].Load(), done[1].Load(), n)
+	mu.Lock()
+	defer mu.Unlock()
+	for p := range handled {
+		want := make([]string, n)
+		for i := range want {
+			want[i] = fmt.Sprintf("p%d-%d", p, i)
+		}
+		if !slices.Equal(handled[p], want) {
+			t.Fatalf("partition %d handled %v, want each of its %d records once, in order: %v", p, handled[p], n, want)
+		}
 	}
 	if paused := c.Client().PauseFetchPartitions(nil); len(paused[h.topic]) != 0 {
 		t.Fatalf("partition still paused after draining: %v", paused)

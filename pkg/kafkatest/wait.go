@@ -41,10 +41,13 @@ func Eventually(t testing.TB, what string, cond func() string) {
 }
 
 // Lag is "" when group has committed topic's end offset on every partition
-// that holds records, else which partitions are behind (or the error that
-// kept it from knowing). A group that never committed is behind everywhere
-// records exist (kfake answers GROUP_ID_NOT_FOUND for it, Kafka no offsets).
-func Lag(adm *kadm.Client, group, topic string) string {
+// that holds records, else which partitions are behind. An admin error
+// fails the test: it must never read as "behind" (or as "caught up"). A
+// group that never committed is behind everywhere records exist (kfake
+// answers GROUP_ID_NOT_FOUND for it, Kafka no offsets). Call it from the
+// test goroutine (Eventually's cond runs there).
+func Lag(t testing.TB, adm *kadm.Client, group, topic string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ends, err := adm.ListEndOffsets(ctx, topic)
@@ -52,11 +55,11 @@ func Lag(adm *kadm.Client, group, topic string) string {
 		err = ends.Error()
 	}
 	if err != nil {
-		return "end offsets unknown: " + err.Error()
+		t.Fatalf("kafkatest: Lag: end offsets of %s: %v", topic, err)
 	}
 	committed, err := adm.FetchOffsetsForTopics(ctx, group, topic)
 	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
-		return "committed offsets unknown: " + err.Error()
+		t.Fatalf("kafkatest: Lag: committed offsets of group %s: %v", group, err)
 	}
 	var behind []string
 	ends.Each(func(e kadm.ListedOffset) {
