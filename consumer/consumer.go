@@ -109,6 +109,21 @@ type Config struct {
 	// OnRebalance, if set, is told of every change of ownership: event is
 	// "assigned", "revoked" or "lost". Called after the change took effect.
 	OnRebalance func(event string, partitions []int32)
+	// OnAssignment, if set, is told of every assignment the group gives
+	// this member, including an empty one (a member of a group with more
+	// members than partitions): the member has joined the group. Called
+	// from the rebalance callback after the workers started; must not block.
+	OnAssignment func(partitions []int32)
+	// OnPoll, if set, is called each time the poll loop turns: after every
+	// return of PollRecords, records or not. The loop turns at least every
+	// PollTimeout while it is healthy, so a liveness check can tell a
+	// wedged loop from an idle one. Must not block.
+	OnPoll func()
+	// PollTimeout bounds one wait for records (default 5s): an idle member
+	// turns its poll loop at least this often. A poll waits longer only
+	// while a rebalance runs (franz-go holds polls for the rebalance
+	// callbacks, which may wait for in-flight work: see StopTimeout).
+	PollTimeout time.Duration
 }
 
 // Defaults that closesink's settings take over and validate against.
@@ -117,6 +132,8 @@ const (
 	DefaultStopTimeout = 30 * time.Second
 	// DefaultCommitTimeout is Config.CommitTimeout's default.
 	DefaultCommitTimeout = 10 * time.Second
+	// DefaultPollTimeout is Config.PollTimeout's default.
+	DefaultPollTimeout = 5 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -143,6 +160,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.PollTimeout <= 0 {
+		c.PollTimeout = DefaultPollTimeout
 	}
 }
 
@@ -188,6 +208,10 @@ type Consumer struct {
 	fatal     error       // set by the poll loop's goroutine only
 	// assignedCount is len(workers), readable without mu (byteBound).
 	assignedCount atomic.Int32
+
+	commitMu sync.Mutex // one commit request at a time, member-wide (commit.go)
+	pendMu   sync.Mutex
+	pend     map[int32]pendingCommit // partitions awaiting the coalesced commit
 }
 
 // New creates the group client. It does not contact the brokers yet.
@@ -247,18 +271,33 @@ const pollBatch = 1000
 func (c *Consumer) Run(ctx context.Context) error {
 	defer c.cl.Close() // leaves the group, after stopAll committed
 	for {
-		fetches := c.cl.PollRecords(ctx, pollBatch)
+		fetches := c.poll(ctx)
+		if c.cfg.OnPoll != nil {
+			c.cfg.OnPoll()
+		}
 		if fetches.IsClientClosed() || ctx.Err() != nil || c.fatal != nil {
 			c.log.Info("stopping: no more fetching; finishing in-flight work")
 			c.stopAll(ctx)
 			return c.fatal
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) && topic == "" {
+				return // the poll's own timeout: an idle turn of the loop
+			}
 			c.log.Warn("fetch error", zap.String("topic", topic), zap.Int32("partition", p), zap.Error(err))
 		})
 		fetches.EachPartition(c.dispatch)
 		c.cl.AllowRebalance()
 	}
+}
+
+// poll waits up to PollTimeout for records. The timeout makes an idle loop
+// turn (OnPoll) so that liveness can be judged; a poll cut short this way
+// returns an error fetch and nothing else, like one with a done ctx.
+func (c *Consumer) poll(ctx context.Context) kgo.Fetches {
+	pctx, cancel := context.WithTimeout(ctx, c.cfg.PollTimeout)
+	defer cancel()
+	return c.cl.PollRecords(pctx, pollBatch)
 }
 
 // stopAll is the final stop. Polling with a done context keeps rebalances

@@ -9,10 +9,10 @@ import (
 	"go.uber.org/zap"
 )
 
-func (c *Consumer) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	parts := assigned[c.cfg.Topic]
 	// A partition paused in an earlier ownership must not stay paused now.
-	c.fc.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: parts})
+	c.fetcher(cl).ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: parts})
 	c.mu.Lock()
 	for _, p := range parts {
 		if old := c.workers[p]; old != nil {
@@ -31,6 +31,9 @@ func (c *Consumer) assigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	c.mu.Unlock()
 	c.log.Info("partitions assigned", zap.Int32s("partitions", parts))
 	c.notify("assigned", parts)
+	if c.cfg.OnAssignment != nil {
+		c.cfg.OnAssignment(parts)
+	}
 }
 
 func (c *Consumer) notify(event string, parts []int32) {
@@ -42,9 +45,9 @@ func (c *Consumer) notify(event string, parts []int32) {
 // revoked stops the revoked partitions' workers, waits for their in-flight
 // work, commits what is final and returns: the group's rebalance goes on only
 // after that, so the next owner starts exactly after our last final record.
-func (c *Consumer) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+func (c *Consumer) revoked(_ context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	c.stopAndCommit(revoked[c.cfg.Topic])
-	c.fc.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: revoked[c.cfg.Topic]})
+	c.fetcher(cl).ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: revoked[c.cfg.Topic]})
 	c.log.Info("partitions revoked", zap.Int32s("partitions", revoked[c.cfg.Topic]))
 	c.notify("revoked", revoked[c.cfg.Topic])
 }
@@ -55,12 +58,13 @@ func (c *Consumer) revoked(_ context.Context, _ *kgo.Client, revoked map[string]
 // the member merely could not reach the broker for a while (a restart), and
 // when the partition comes back to this member, the records it already
 // took to a final outcome are committed instead of sent to Close again.
-func (c *Consumer) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+func (c *Consumer) lost(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
 	ws := c.take(lost[c.cfg.Topic])
 	for _, w := range ws {
 		w.noCommit.Store(true)
 	}
 	c.stop(ws)
+	c.settleCommits(lost[c.cfg.Topic])
 	c.mu.Lock()
 	for _, w := range ws {
 		select {
@@ -72,7 +76,7 @@ func (c *Consumer) lost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 		}
 	}
 	c.mu.Unlock()
-	c.fc.ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: lost[c.cfg.Topic]})
+	c.fetcher(cl).ResumeFetchPartitions(map[string][]int32{c.cfg.Topic: lost[c.cfg.Topic]})
 	c.log.Warn("partitions lost; their uncommitted records will be processed again by the next owner",
 		zap.Int32s("partitions", lost[c.cfg.Topic]))
 	c.notify("lost", lost[c.cfg.Topic])
@@ -83,6 +87,7 @@ func (c *Consumer) lost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 func (c *Consumer) stopAndCommit(parts []int32) {
 	ws := c.take(parts)
 	c.stop(ws)
+	c.settleCommits(parts)
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommitTimeout)
 	defer cancel()
 	for _, w := range ws {
@@ -161,4 +166,14 @@ func (c *Consumer) stop(ws []*worker) {
 		return
 	}
 	<-all
+}
+
+// fetcher is the client a rebalance callback uses: the one franz-go hands it
+// (c.fc is set only once kgo.NewClient has returned, and the first
+// assignment may be handed out before that), or the fake in tests.
+func (c *Consumer) fetcher(cl *kgo.Client) fetchCommitter {
+	if cl != nil {
+		return cl
+	}
+	return c.fc
 }

@@ -27,10 +27,10 @@ type worker struct {
 
 	// Touched by the worker goroutine while it runs, and by the rebalance
 	// callback only after done is closed.
-	final     *kgo.Record // last record whose outcome is final
-	committed int64       // next offset already committed, -1 before the first commit
-	pending   int         // final records not yet committed
-	noCommit  atomic.Bool // set when the partition is lost
+	final     *kgo.Record  // last record whose outcome is final
+	committed atomic.Int64 // next offset already committed, -1 before the first commit
+	pending   int          // final records not yet committed
+	noCommit  atomic.Bool  // set when the partition is lost
 	// commitFailed: the last commit attempt failed. The worker then
 	// handles no further record until a commit goes through, so a broker
 	// that cannot take commits does not let it deliver leads that a lost
@@ -44,8 +44,9 @@ type worker struct {
 
 func newWorker(c *Consumer, p int32) *worker {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &worker{c: c, partition: p, ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		wake: make(chan struct{}, 1), committed: -1}
+	w := &worker{c: c, partition: p, ctx: ctx, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	w.committed.Store(-1)
+	return w
 }
 
 // enqueue is called by the poll loop; it never blocks on processing.
@@ -166,86 +167,15 @@ func (w *worker) run() {
 		}
 		w.final = rec
 		w.pending++
-		if urgent || idle || w.pending >= w.c.cfg.CommitEvery {
+		switch {
+		case urgent:
+			// A lead created or a record dead-lettered: committed before
+			// the next record, so a crash repeats at most this one.
 			w.commit(w.ctx)
+		case idle || w.pending >= w.c.cfg.CommitEvery:
+			// Drops: handed to the member's coalesced commit (re-reading a
+			// drop costs nothing, so no need to wait for the round trip).
+			w.commitSoon()
 		}
-	}
-}
-
-// uncommitted reports a final record newer than the last commit.
-func (w *worker) uncommitted() bool {
-	// noCommit first: a worker abandoned while still running may write
-	// final, which must then not be read.
-	return !w.noCommit.Load() && w.final != nil && w.final.Offset+1 > w.committed
-}
-
-// commit commits the last final offset if it is newer than the last commit.
-// A failed commit is logged and retried with the next one, or on the retry
-// timer while the partition is idle. It reports whether nothing is left to
-// commit.
-func (w *worker) commit(ctx context.Context) bool {
-	if !w.uncommitted() {
-		return true
-	}
-	if ctx.Err() != nil {
-		return false // the revocation path commits with its own context
-	}
-	rec := w.final
-	if err := w.c.fc.CommitRecords(ctx, rec); err != nil {
-		w.commitFailed = true
-		w.c.log.Warn("commit failed; no further record is handled until a commit goes through",
-			zap.Int32("partition", w.partition), zap.Int64("offset", rec.Offset+1), zap.Error(err))
-		return false
-	}
-	w.commitFailed = false
-	w.committed = rec.Offset + 1
-	w.pending = 0
-	if w.c.cfg.OnCommit != nil {
-		w.c.cfg.OnCommit(w.partition, w.committed)
-	}
-	return true
-}
-
-// commitBeforeNext retries the failed commit every CommitRetry until it
-// goes through (true) or the worker is stopped (false).
-func (w *worker) commitBeforeNext() bool {
-	t := time.NewTimer(w.c.cfg.CommitRetry)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.ctx.Done():
-			return false
-		case <-t.C:
-		}
-		// A lost partition (noCommit) has "nothing to commit": that must
-		// stop the worker, not let it go on.
-		if w.commit(w.ctx) && !w.noCommit.Load() && w.ctx.Err() == nil {
-			return true
-		}
-		if w.noCommit.Load() {
-			return false
-		}
-		t.Reset(w.c.cfg.CommitRetry)
-	}
-}
-
-// commitUntil commits the last final offset once the worker has stopped,
-// retrying a failed commit with a short, growing wait until ctx ends (a
-// commit can fail transiently, e.g. while the coordinator moves).
-func (w *worker) commitUntil(ctx context.Context) {
-	wait := 50 * time.Millisecond
-	for !w.commit(ctx) {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			if w.uncommitted() {
-				w.c.log.Error("final commit failed before the commit timeout; these records will be processed again",
-					zap.Int32("partition", w.partition), zap.Int64("from_offset", w.committed), zap.Int64("to_offset", w.final.Offset+1))
-			}
-			return
-		case <-t.C:
-		}
-		wait = min(2*wait, time.Second)
 	}
 }

@@ -209,8 +209,8 @@ func TestWorkerNeverCommitsPastHandlerError(t *testing.T) {
 	// What the revocation path does after the worker stopped.
 	w.commit(context.Background())
 	wantCommits(t, fc, 1, 2)
-	if w.committed != 2 {
-		t.Fatalf("committed = %d, want 2", w.committed)
+	if w.committed.Load() != 2 {
+		t.Fatalf("committed = %d, want 2", w.committed.Load())
 	}
 }
 

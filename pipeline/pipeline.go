@@ -82,6 +82,12 @@ type Config struct {
 	// OnOutcome, if set, is told of every final outcome, after it is
 	// durable. Called from the partition workers concurrently; must not block.
 	OnOutcome func(rec *kgo.Record, out Outcome)
+	// Results, if set, records every delivered record (results topic)
+	// before its outcome counts as final.
+	Results Results
+	// ResultGrace is how long a result write may go on after ctx ended
+	// (default DefaultResultGrace); see afterStop.
+	ResultGrace time.Duration
 }
 
 // Pipeline is safe for concurrent use (one call per partition at a time is
@@ -110,6 +116,9 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ResultGrace <= 0 {
+		cfg.ResultGrace = DefaultResultGrace
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
@@ -205,6 +214,12 @@ func (p *Pipeline) process(ctx context.Context, rec *kgo.Record) (Outcome, error
 			p.cfg.Metrics.Outcome(Dropped.String(), string(DropUnknownContact))
 			log().Debug("dropped", zap.String("reason", string(DropUnknownContact)), zap.String("event", res.Event))
 			return Outcome{Kind: Dropped, DropReason: DropUnknownContact}, nil
+		}
+		if err := p.writeResult(ctx, rec, Result{MessageID: res.MessageID, LeadID: r.leadID, ContactID: r.contactID,
+			Action: r.action, DeliveredAt: p.cfg.Now()}); err != nil {
+			log().Error("lead delivered, but its result was not written: the record stays uncommitted and is processed again",
+				zap.String("action", string(r.action)), zap.String("lead_id", r.leadID), zap.Error(err))
+			return Outcome{}, fmt.Errorf("%w: result write: %w", ErrNotFinal, err)
 		}
 		p.seen.add(rec.Partition, res.MessageID)
 		p.cfg.Metrics.Outcome(Delivered.String(), "")

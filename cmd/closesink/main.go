@@ -1,5 +1,5 @@
 // Command closesink delivers identified marketing events from Kafka into
-// Close CRM as leads. Subcommands: run, replay, dlq, emulator, demo,
+// Close CRM as leads. Subcommands: run, check, replay, dlq, emulator, demo,
 // produce-samples, version. This file only builds the command tree and maps
 // errors to exit codes; the work lives in the packages.
 package main
@@ -56,6 +56,7 @@ Try it with nothing installed but Go:  closesink demo`,
 	}
 	root.AddCommand(
 		runCommand(),            // the service
+		checkCommand(),          // the configuration, Kafka and Close, checked
 		replayCommand(),         // the DLQ, sent again
 		dlqCommand(),            // the DLQ, inspected
 		emulatorCommand(),       // a Close API emulator

@@ -32,6 +32,14 @@ At start it checks that both topics exist and that Close accepts the API key
 (GET /api/v1/me/); a rejected key (401/403) stops it with exit code 2, while
 Close being unreachable only logs a warning.
 
+With --metrics-addr it serves /metrics, /healthz (liveness: fails only when
+the poll loop is wedged) and /readyz (readiness: fails while stopping, before
+joining the group, when Kafka has not answered for --not-ready-after, when the
+source topic is gone or while Close rejects the key). With --results-topic
+every delivered lead gets a JSON record there (Close lead and contact ids,
+action) before its offset is committed. ` + "`closesink check --connect`" + ` checks a
+setup without running it.
+
 Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration, a
 missing topic or a rejected API key.`
 

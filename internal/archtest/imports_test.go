@@ -25,6 +25,7 @@ var rank = map[string]int{
 	"pipeline": 2,
 	// the DLQ's contract and writer, and what reads the pipeline's names
 	"deadletter":       3,
+	"results":          3, // the results topic's writer, beside the DLQ's
 	"internal/metrics": 3,
 	"internal/samples": 3,
 	// the drivers

@@ -14,7 +14,7 @@ import (
 // run, replay, the demo and the system tests share one wiring: each
 // constructor below is called from exactly one non-test file.
 func TestEachPartIsBuiltInOneFile(t *testing.T) {
-	constructors := []string{"consumer.New", "delivery.New", "deadletter.NewWriter", "pipeline.New", "transform.New"}
+	constructors := []string{"consumer.New", "delivery.New", "deadletter.NewWriter", "results.NewWriter", "pipeline.New", "transform.New"}
 	callers := map[string][]string{}
 	root := filepath.Join("..", "..")
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {

@@ -27,6 +27,7 @@ type Config struct {
 	Group            string        `yaml:"group"`
 	InstanceID       string        `yaml:"instance_id"`
 	DLQTopic         string        `yaml:"dlq_topic"`
+	ResultsTopic     string        `yaml:"results_topic"`
 	CloseURL         string        `yaml:"close_url"`
 	APIKeyFile       string        `yaml:"api_key_file"`
 	LeadStatusID     string        `yaml:"lead_status_id"`
@@ -41,6 +42,7 @@ type Config struct {
 	MaxRecordBytes   int           `yaml:"max_record_bytes"`
 	DedupeWindow     int           `yaml:"dedupe_window"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
+	NotReadyAfter    time.Duration `yaml:"not_ready_after"`
 	LogLevel         string        `yaml:"log_level"`
 	LogFormat        string        `yaml:"log_format"`
 	LogPII           bool          `yaml:"log_pii"`
@@ -101,6 +103,11 @@ type Kafka struct {
 // and Kafka's usual default).
 const DefaultSessionTimeout = 45 * time.Second
 
+// DefaultNotReadyAfter is --not-ready-after's default: long enough for a
+// broker restart or a leader election, short enough that a dashboard or a
+// rollout sees a real outage within a minute.
+const DefaultNotReadyAfter = 30 * time.Second
+
 // Defaults returns the configuration before any file, env or flag.
 func Defaults() Config {
 	return Config{
@@ -117,6 +124,7 @@ func Defaults() Config {
 		Delivery:         Delivery{Mode: ModeCreate, OnMatch: OnMatchUpdate, Memory: 10000},
 		MaxRecordBytes:   pipeline.DefaultMaxRecordBytes,
 		DedupeWindow:     10000,
+		NotReadyAfter:    DefaultNotReadyAfter,
 		LogLevel:         "info",
 		LogFormat:        "auto",
 	}
@@ -212,6 +220,10 @@ func (c *Config) Validate() error {
 		return invalid("instance-id %q: at most 249 characters, no spaces", c.InstanceID)
 	case c.DLQTopic == c.Topic:
 		return invalid("dlq-topic must differ from topic (%q)", c.Topic)
+	case c.ResultsTopic != "" && (c.ResultsTopic == c.Topic || c.ResultsTopic == c.DLQTopic):
+		return invalid("results-topic must differ from topic and dlq-topic (%q)", c.ResultsTopic)
+	case c.NotReadyAfter < 0:
+		return invalid("not-ready-after must be > 0")
 	case c.APIKey == "":
 		return invalid("the Close API key is required: set %s or --api-key-file", EnvAPIKey)
 	case c.Rate <= 0:
@@ -276,6 +288,7 @@ func (c Config) Redacted() map[string]any {
 	}
 	return map[string]any{
 		"brokers": c.Brokers, "topic": c.Topic, "group": c.Group, "instance_id": c.InstanceID, "dlq_topic": c.DLQTopic,
+		"results_topic": c.ResultsTopic, "not_ready_after": c.NotReadyAfter.String(),
 		"close_url": c.CloseURL, "api_key": set(c.APIKey), "lead_status_id": c.LeadStatusID,
 		"consent_category": c.ConsentCategory, "phone_region": c.PhoneRegion,
 		"rate": c.Rate, "burst": c.Burst, "max_retry_duration": c.MaxRetryDuration.String(),

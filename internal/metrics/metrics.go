@@ -24,6 +24,7 @@ type Metrics struct {
 	phoneIssues  *prometheus.CounterVec
 	actions      *prometheus.CounterVec
 	dlqErrors    prometheus.Counter
+	resultErrors prometheus.Counter
 	deliverySecs prometheus.Histogram
 	commits      prometheus.Counter
 	assigned     prometheus.Gauge
@@ -55,6 +56,9 @@ func New() *Metrics {
 		commits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "closesink", Name: "offset_commits_total",
 			Help: "Successful offset commits."}),
 	}
+	m.resultErrors = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "closesink", Name: "results_write_errors_total",
+		Help: "Failed attempts to write to the results topic (the partition stalls and retries)."})
+	reg.MustRegister(m.resultErrors)
 	m.assigned = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "closesink", Name: "assigned_partitions",
 		Help: "Source partitions this instance owns now."})
 	m.partitions = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "closesink", Name: "source_partitions",
@@ -114,6 +118,13 @@ func (m *Metrics) DeliveredAction(action string) {
 func (m *Metrics) DLQError() {
 	if m != nil {
 		m.dlqErrors.Inc()
+	}
+}
+
+// ResultsError counts a failed results-topic write attempt.
+func (m *Metrics) ResultsError() {
+	if m != nil {
+		m.resultErrors.Inc()
 	}
 }
 

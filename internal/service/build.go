@@ -102,6 +102,7 @@ func newDLQWriter(cl *kgo.Client, topic string, m *metrics.Metrics, log *zap.Log
 type pipelineParts struct {
 	deliverer    pipeline.Senders
 	dlq          pipeline.DeadLetterer
+	results      pipeline.Results // nil: no results topic
 	dedupeWindow int
 	// dedupeShared: one messageId window for every partition (a replay).
 	dedupeShared bool
@@ -118,5 +119,6 @@ func newPipeline(cfg config.Config, tr *transform.Transformer, m *metrics.Metric
 		Transformer: tr, Deliverer: p.deliverer, DeadLetter: p.dlq, Upsert: upsert,
 		Metrics: m, Logger: log, LogPII: cfg.LogPII, MaxRecordBytes: cfg.MaxRecordBytes,
 		DedupeWindow: p.dedupeWindow, DedupeAcrossPartitions: p.dedupeShared, OnOutcome: p.onOutcome,
+		Results: p.results,
 	})
 }

@@ -14,14 +14,23 @@ import (
 	"github.com/closesink/closesink/internal/metrics"
 )
 
-func serveMetrics(addr string, m *metrics.Metrics, log *zap.Logger) (func(), error) {
+// serveMetrics serves /metrics, /healthz (liveness) and /readyz
+// (readiness) on addr; h nil answers both probes with a plain ok.
+func serveMetrics(addr string, m *metrics.Metrics, log *zap.Logger, h *health) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics-addr %s: %w", addr, err)
+		return "", nil, fmt.Errorf("metrics-addr %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	if h != nil {
+		mux.HandleFunc("/healthz", h.serveLive)
+		mux.HandleFunc("/readyz", h.serveReady)
+	} else {
+		ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+		mux.HandleFunc("/healthz", ok)
+		mux.HandleFunc("/readyz", ok)
+	}
 	// Timeouts so a slow or idle client cannot hold connections open: a
 	// scrape is a small GET answered at once.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
@@ -32,7 +41,7 @@ func serveMetrics(addr string, m *metrics.Metrics, log *zap.Logger) (func(), err
 		}
 	}()
 	log.Info("serving metrics", zap.String("addr", ln.Addr().String()))
-	return func() {
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)

@@ -39,6 +39,13 @@ type Options struct {
 	// Consumer adjusts the consumer group's config before it is built
 	// (tests: small queue bounds and commit batches).
 	Consumer func(*consumer.Config)
+	// Results tunes the results-topic writer (--results-topic).
+	Results ResultsTuning
+	// Health tunes the readiness probe (tests: a fast probe, a clock).
+	Health HealthTuning
+	// OnMetricsServing, if set, is told the address /metrics, /healthz
+	// and /readyz are served on (tests: --metrics-addr 127.0.0.1:0).
+	OnMetricsServing func(addr string)
 }
 
 // Run runs the worker until ctx is done: it checks the topics and the Close
@@ -54,7 +61,19 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	if err != nil {
 		return err
 	}
-	dc, err := newDeliveryClient(cfg, m, o.Delivery)
+	hs := newHealth(o.Health.Now, cfg.Topic, notReadyAfter(cfg), livenessTimeout(cfg))
+	dc, err := newDeliveryClient(cfg, m, func(c *delivery.Config) {
+		if o.Delivery != nil {
+			o.Delivery(c)
+		}
+		prev := c.OnAttempt
+		c.OnAttempt = func(a delivery.Attempt) {
+			if prev != nil {
+				prev(a)
+			}
+			hs.closeStatus(a.HTTPStatus) // a 401/403 turns readiness off, a 2xx on
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -68,9 +87,13 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	// typo fails fast with exit 2 instead of an idle member), then writes
 	// the dead letters and re-reads the partition count. The group has a
 	// client of its own, so nothing here waits for a value set later.
+	topics := []string{cfg.Topic, cfg.DLQTopic}
+	if cfg.ResultsTopic != "" {
+		topics = append(topics, cfg.ResultsTopic)
+	}
 	cl, counts, err := Connect(ctx, append(opts, dlqProduceTimeout,
 		kgo.WithHooks(kprom.NewMetrics("closesink_kafka_producer", kprom.Registry(m.Registry)))),
-		TopicCheckTimeout, cfg.Topic, cfg.DLQTopic)
+		TopicCheckTimeout, topics...)
 	if err != nil {
 		return err
 	}
@@ -91,8 +114,15 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	if err != nil {
 		return err
 	}
-	pl, err := newPipeline(cfg, tr, m, log, pipelineParts{
-		deliverer: pipeline.DelivererFor(dc), dlq: dlq, dedupeWindow: cfg.DedupeWindow, onOutcome: o.OnOutcome})
+	parts := pipelineParts{deliverer: pipeline.DelivererFor(dc), dlq: dlq, dedupeWindow: cfg.DedupeWindow, onOutcome: o.OnOutcome}
+	if cfg.ResultsTopic != "" {
+		rw, err := newResultsWriter(cl, cfg.ResultsTopic, m, log, o.Results)
+		if err != nil {
+			return err
+		}
+		parts.results = rw
+	}
+	pl, err := newPipeline(cfg, tr, m, log, parts)
 	if err != nil {
 		return err
 	}
@@ -114,11 +144,14 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 				o.OnCommit(p, next)
 			}
 		},
+		OnPoll:       hs.polled,
+		OnAssignment: func(parts []int32) { hs.assigned(len(parts)) },
 		OnRebalance: func(event string, parts []int32) {
 			if o.OnRebalance != nil {
 				o.OnRebalance(event, parts)
 			}
 			if event != "assigned" {
+				hs.released(len(parts), event == "lost")
 				m.Assigned(-len(parts))
 				dc.SetAssigned(int(owned.Add(-int32(len(parts)))))
 				pl.ForgetPartitions(parts)
@@ -140,12 +173,17 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 		return setup(err)
 	}
 	if cfg.MetricsAddr != "" {
-		stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log)
+		addr, stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log, hs)
 		if err != nil {
 			return setup(err)
 		}
 		defer stopMetrics()
+		if o.OnMetricsServing != nil {
+			o.OnMetricsServing(addr)
+		}
 	}
+	stopHealth := watchHealth(ctx, hs, cl, dc, cfg, log, o.Health)
+	defer stopHealth()
 	go summarize(ctx, log, m, time.Minute)
 	err = cons.Run(ctx)
 	s := m.Snapshot()

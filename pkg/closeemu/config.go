@@ -68,6 +68,9 @@ type Config struct {
 	// StatusLabels maps status id to its label (status_label in responses).
 	// Missing entries: the default status is "Potential", others echo the id.
 	StatusLabels map[string]string
+	// CustomFields are the organization's lead custom fields, listed by
+	// GET /api/v1/custom_field/lead/ (not enforced on leads).
+	CustomFields []CustomField
 	// RateLimit is the requests/second allowed per key (token bucket),
 	// counted across all endpoints. 0 means unlimited and no RateLimit header.
 	RateLimit float64

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,8 @@ type Server struct {
 	userID        string
 	defaultStatus string
 	statuses      map[string]bool // nil: any status_id accepted
+	statusOrder   []string        // as configured (GET /status/lead/), else the default
+	customFields  []CustomField   // GET /custom_field/lead/
 	labels        map[string]string
 	rate          float64
 	burst         int
@@ -108,11 +111,16 @@ func New(cfg Config) *Server {
 			s.statuses = map[string]bool{}
 			s.defaultStatus = st
 		}
+		if !s.statuses[st] {
+			s.statusOrder = append(s.statusOrder, st)
+		}
 		s.statuses[st] = true
 	}
 	if s.defaultStatus == "" {
 		s.defaultStatus = newID("stat")
+		s.statusOrder = []string{s.defaultStatus}
 	}
+	s.customFields = slices.Clone(cfg.CustomFields)
 	maps.Copy(s.labels, cfg.StatusLabels)
 	if s.labels[s.defaultStatus] == "" {
 		s.labels[s.defaultStatus] = DefaultStatusLabel
@@ -319,6 +327,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.search(w, r)
+	case is(p, statusLeadPath), is(p, customFieldLeadPath):
+		if !isGet {
+			s.methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		s.lookup(w, r)
 	case is(p, mePath):
 		if !isGet {
 			s.methodNotAllowed(w, "GET, HEAD")
