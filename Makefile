@@ -26,6 +26,10 @@ test-e2e: build ## fault suite (internal/e2e): bin/closesink as processes on a r
 	echo "test-e2e: KAFKA_BROKERS=$$KAFKA_BROKERS"; \
 	$(GO) test -tags e2e -count=1 -v -timeout 25m ./internal/e2e/
 
+.PHONY: validate-deploy
+validate-deploy: ## check deploy/kubernetes, deploy/prometheus and deploy/grafana (own Go module: k8s, kustomize and Prometheus parsers; runs the service on kfake)
+	cd deploy/validate && $(GO) test -count=1 ./...
+
 vet:
 	$(GO) vet $(PKGS)
 
@@ -57,3 +61,22 @@ kafka-status:
 
 clean:
 	rm -rf bin
+
+# --- Docker (scripts/ci-docker.sh runs this after building the images) ---
+# The images: scripts/docker-images.sh all. Then, with no KAFKA_BROKERS, the
+# whole suite on the testcontainers backend (the project's Kafka image), a
+# proof that it was that backend, the closesink image test and the compose
+# smoke test (deploy/), where skipping is a failure.
+DOCKER_TEST_ENV := env -u KAFKA_BROKERS KAFKATEST_BACKEND=testcontainers TESTCONTAINERS_RYUK_DISABLED=true CLOSESINK_DOCKER_TESTS=require
+
+.PHONY: test-docker docker-images
+docker-images: ## build the local images (Debian+JRE base, Kafka, closesink); pulls nothing
+	./scripts/docker-images.sh all
+
+test-docker: ## the suite on the testcontainers backend + image and compose tests (needs Docker and `make docker-images`)
+	@mkdir -p .cache
+	$(DOCKER_TEST_ENV) $(GO) test -race -count=1 -v -run 'TestBackendRoundTrip|TestTestcontainersBackend' ./pkg/kafkatest/ >.cache/docker-backend.log 2>&1; \
+		rc=$$?; grep -E 'kafka backend|^(---|ok|FAIL|PASS)' .cache/docker-backend.log; [ $$rc = 0 ] || { cat .cache/docker-backend.log; exit $$rc; }
+	@grep -q 'kafka backend: testcontainers image ' .cache/docker-backend.log || { echo "test-docker: the tests did not run on the testcontainers backend" >&2; exit 1; }
+	@grep -q 'kafka backend: testcontainers (127\.0\.0\.1:' .cache/docker-backend.log || { echo "test-docker: no broker on 127.0.0.1" >&2; exit 1; }
+	$(DOCKER_TEST_ENV) $(GO) test -race -count=1 $(PKGS)

@@ -20,6 +20,7 @@ type compose struct {
 
 type service struct {
 	Image       string               `yaml:"image"`
+	PullPolicy  string               `yaml:"pull_policy"`
 	Build       *build               `yaml:"build"`
 	Entrypoint  []string             `yaml:"entrypoint"`
 	Command     []string             `yaml:"command"`
@@ -141,7 +142,7 @@ func checkCompose(c compose, kafkaVersion string) error {
 		return func(s service) bool { return len(s.Command) > 0 && s.Command[0] == sub }
 	}
 	kafkaName, kafka := byRole(func(s service) bool {
-		return strings.HasPrefix(s.Image, "apache/kafka:") && s.Environment["KAFKA_PROCESS_ROLES"] != ""
+		return strings.HasPrefix(interpolate(s.Image), "apache/kafka:") && s.Environment["KAFKA_PROCESS_ROLES"] != ""
 	})
 	emuName, emu := byRole(runs("emulator"))
 	sinkName, sink := byRole(runs("run"))
@@ -192,8 +193,8 @@ func checkCompose(c compose, kafkaVersion string) error {
 	if kafka.Healthcheck != nil && !strings.Contains(strings.Join(kafka.Healthcheck.Test, " "), broker) {
 		fail("%s's healthcheck does not probe %s", kafkaName, broker)
 	}
-	if want := "apache/kafka:" + kafkaVersion; kafka.Image != want {
-		fail("%s runs %s, but scripts/kafka-local.sh pins Kafka %s (want %s)", kafkaName, kafka.Image, kafkaVersion, want)
+	if want := "apache/kafka:" + kafkaVersion; interpolate(kafka.Image) != want {
+		fail("%s runs %s, but scripts/kafka-local.sh pins Kafka %s (want %s)", kafkaName, interpolate(kafka.Image), kafkaVersion, want)
 	}
 
 	// Topics: closesink's source and DLQ topics (and the producer's) are
@@ -257,7 +258,12 @@ func checkCompose(c compose, kafkaVersion string) error {
 	// real subcommand; no two services claim the same host port.
 	hostPorts := map[string]string{}
 	for name, s := range c.Services {
-		if !strings.HasPrefix(s.Image, "apache/kafka:") {
+		// Every image can be swapped for a locally built one (CI pulls
+		// nothing): a ${VAR:-default} image and an overridable pull policy.
+		if !strings.HasPrefix(s.Image, "${") || !strings.HasPrefix(s.PullPolicy, "${") {
+			fail("%s: image %q / pull_policy %q are not overridable (${VAR:-default})", name, s.Image, s.PullPolicy)
+		}
+		if !strings.HasPrefix(interpolate(s.Image), "apache/kafka:") {
 			if s.Build == nil || s.Build.Context != "." {
 				fail("%s is not built from the repository's Dockerfile (build.context .)", name)
 			}
@@ -266,7 +272,13 @@ func checkCompose(c compose, kafkaVersion string) error {
 			}
 		}
 		for _, p := range s.Ports {
-			host, _, _ := strings.Cut(p, ":")
+			// [ip:]host:container; published on loopback only.
+			parts := strings.Split(interpolate(p), ":")
+			if len(parts) != 3 || parts[0] != "127.0.0.1" {
+				fail("%s publishes %q; want 127.0.0.1:<host port>:<port>", name, p)
+				continue
+			}
+			host := parts[1]
 			if other, dup := hostPorts[host]; dup {
 				fail("%s and %s both publish host port %s", other, name, host)
 			}

@@ -85,7 +85,12 @@ func TestCheckComposeCatchesMistakes(t *testing.T) {
 		{"init that restarts", func(c compose) { edit(c, "kafka-init", func(s *service) { s.Restart = "on-failure" }) }, "", "restarts"},
 		{"kafka version drift", nil, "4.0.0", "pins Kafka 4.0.0"},
 		{"unknown subcommand", func(c compose) { edit(c, "closesink", func(s *service) { s.Command = []string{"serve"} }) }, "", "no closesink run service"},
-		{"duplicate host port", func(c compose) { edit(c, "close-emulator", func(s *service) { s.Ports = []string{"29092:8080"} }) }, "", "both publish host port 29092"},
+		{"duplicate host port", func(c compose) {
+			edit(c, "close-emulator", func(s *service) { s.Ports = []string{"127.0.0.1:29092:8080"} })
+		}, "", "both publish host port 29092"},
+		{"port on every interface", func(c compose) { edit(c, "close-emulator", func(s *service) { s.Ports = []string{"8080:8080"} }) }, "", "want 127.0.0.1"},
+		{"fixed image", func(c compose) { edit(c, "kafka", func(s *service) { s.Image = "apache/kafka:4.4.0" }) }, "", "not overridable"},
+		{"no pull policy", func(c compose) { edit(c, "closesink", func(s *service) { s.PullPolicy = "" }) }, "", "not overridable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

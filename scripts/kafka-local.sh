@@ -7,6 +7,7 @@
 #   scripts/kafka-local.sh status   # running or not; exit 0 only when it answers
 #   scripts/kafka-local.sh env      # print KAFKA_BROKERS=... of the running broker
 #   scripts/kafka-local.sh logs [N|all] # last N (default 100) lines of the broker log
+#   scripts/kafka-local.sh fetch    # only fetch the jars; print their folder (scripts/docker-images.sh uses it)
 #
 # `start` and `env` print exactly one line on stdout, KAFKA_BROKERS=host:port
 # (progress goes to stderr), so `export "$(scripts/kafka-local.sh start)"` works.
@@ -326,12 +327,16 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 env) cmd_env ;;
+fetch)
+  fetch_jars
+  echo "$LIB"
+  ;;
 logs)
   [[ -f "$LOG" ]] || die "no broker log at $LOG"
   if [[ "${2:-100}" == all ]]; then cat "$LOG"; else tail -n "${2:-100}" "$LOG"; fi
   ;;
 *)
-  echo "usage: $0 start|stop|status|env|logs [N|all]" >&2
+  echo "usage: $0 start|stop|status|env|fetch|logs [N|all]" >&2
   exit 64
   ;;
 esac
