@@ -135,7 +135,9 @@ func (r *run) process(rec *kgo.Record) (pipeline.Outcome, error) {
 
 // requeue copies the skipped records to the end of the DLQ, unchanged
 // (closesink.replays is not incremented: they were not tried), then commits
-// past them. The copies get a fresh timestamp so retention counts from now.
+// past them. The copies get a fresh timestamp so retention counts from now,
+// except those without their value (closesink.value_omitted): no replay can
+// ever send them, so they keep their age and retention removes them in time.
 func (r *run) requeue() error {
 	if len(r.skipped) == 0 {
 		return nil
@@ -144,6 +146,9 @@ func (r *run) requeue() error {
 	offsets := map[int32]int64{}
 	for i, rec := range r.skipped {
 		copies[i] = &kgo.Record{Topic: r.cfg.Topic, Key: rec.Key, Value: rec.Value, Headers: rec.Headers}
+		if info, _ := deadletter.Parse(rec); info.ValueOmitted > 0 {
+			copies[i].Timestamp = rec.Timestamp
+		}
 		offsets[rec.Partition] = rec.Offset + 1
 	}
 	if err := r.produce(copies...); err != nil {

@@ -108,7 +108,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 		log.Warn(w)
 	}
 	log.Info("closesink starting", zap.Any("config", cfg.Redacted()), zap.Int("source_partitions", sourcePartitions),
-		zap.Float64("rate_per_partition", cfg.Rate/float64(sourcePartitions)))
+		zap.Float64("group_rate", cfg.Rate))
 
 	dlq, err := newDLQWriter(cl, cfg.DLQTopic, m, log, o.DLQ)
 	if err != nil {
