@@ -28,15 +28,26 @@ var createdOptions = jsonv1.DefaultOptionsV1()
 // createdIDs reads the lead id and first contact id from a 2xx body; a body
 // that is not JSON yields empty ids.
 func createdIDs(body []byte) (leadID, contactID string) {
+	return idsOf(decodeCreated(body))
+}
+
+// decodeCreated decodes a 2xx body with createdOptions. Like encoding/json's
+// callers always did, it takes what is there when a field has the wrong
+// type, and nothing when the body is not JSON.
+func decodeCreated(body []byte) closeapi.CreatedLead {
 	var created closeapi.CreatedLead
 	if err := jsonv2.Unmarshal(body, &created, createdOptions); err != nil {
-		// Like encoding/json's callers always did: take what is there when
-		// a field has the wrong type, nothing when the body is not JSON.
 		var typeErr *jsonv1.UnmarshalTypeError
 		if !errors.As(err, &typeErr) {
-			return "", ""
+			return closeapi.CreatedLead{}
 		}
 	}
+	return created
+}
+
+// idsOf is the created lead's id and its first contact's id: the first
+// contact object's when it has one, else the first of contact_ids.
+func idsOf(created closeapi.CreatedLead) (leadID, contactID string) {
 	switch {
 	case len(created.Contacts) > 0 && created.Contacts[0].ID != "":
 		contactID = created.Contacts[0].ID

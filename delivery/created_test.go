@@ -45,7 +45,8 @@ func TestCreatedIDs(t *testing.T) {
 	}
 }
 
-// referenceCreatedIDs is how closesink read the ids with encoding/json.
+// referenceCreatedIDs is how closesink read the ids with encoding/json: its
+// decode, the tolerance of decodeCreated, and the same choice of ids.
 func referenceCreatedIDs(body []byte) (leadID, contactID string) {
 	var created closeapi.CreatedLead
 	if err := json.Unmarshal(body, &created); err != nil {
@@ -54,13 +55,7 @@ func referenceCreatedIDs(body []byte) (leadID, contactID string) {
 			return "", ""
 		}
 	}
-	switch {
-	case len(created.Contacts) > 0 && created.Contacts[0].ID != "":
-		contactID = created.Contacts[0].ID
-	case len(created.ContactIDs) > 0:
-		contactID = created.ContactIDs[0]
-	}
-	return created.ID, contactID
+	return idsOf(created)
 }
 
 // createdIDs must read every body exactly as encoding/json does.

@@ -25,14 +25,9 @@ func (c *Client) CheckKey(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	meURL := strings.TrimSuffix(c.leadURL, "lead/") + "me/"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, meURL, nil)
+	req, err := c.newRequest(ctx, http.MethodGet, meURL, nil)
 	if err != nil {
 		return fmt.Errorf("checking the Close API key: %s", c.scrub(err.Error()))
-	}
-	req.Header = http.Header{
-		"Authorization": {c.authHeader},
-		"Accept":        {"application/json"},
-		"User-Agent":    {c.cfg.UserAgent},
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

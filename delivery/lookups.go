@@ -97,14 +97,9 @@ func listAll[T any](ctx context.Context, c *Client, what, path string) ([]T, err
 func (c *Client) getJSON(ctx context.Context, what, u string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return &LookupError{What: what, Msg: c.scrub(err.Error())}
-	}
-	req.Header = http.Header{
-		"Authorization": {c.authHeader},
-		"Accept":        {"application/json"},
-		"User-Agent":    {c.cfg.UserAgent},
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -32,29 +32,39 @@ type response struct {
 // bodyBuffers recycles response buffers between deliveries.
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// send makes one HTTP exchange, reading the response into buf (which
-// res.body then aliases); a nil body sends none. The request deliberately
-// ignores the caller's ctx: once on the wire it runs to its end, bounded by
-// RequestTimeout, unless the client is aborted, so a graceful stop learns
-// whether Close acted on it (a lead created, say) instead of sending it
-// again after a restart. (Being a child of the abort context rather than of
-// ctx, it carries none of ctx's values; nothing below needs them.)
-func (c *Client) send(method, url string, body []byte, buf *bytes.Buffer) response {
-	reqCtx, cancel := context.WithTimeout(c.abortCtx, c.cfg.RequestTimeout)
-	defer cancel()
-
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(reqCtx, method, url, rd)
+// newRequest is a request to Close with the headers every one carries.
+func (c *Client) newRequest(ctx context.Context, method, url string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
-		return response{err: err}
+		return nil, err
 	}
 	req.Header = http.Header{
 		"Authorization": {c.authHeader},
 		"Accept":        {"application/json"},
 		"User-Agent":    {c.cfg.UserAgent},
+	}
+	return req, nil
+}
+
+// send makes one HTTP exchange, reading the response into buf (which
+// res.body then aliases); a nil body sends none. The request deliberately
+// ignores the end of the caller's ctx: once on the wire it runs to its end,
+// bounded by RequestTimeout, unless the client is aborted, so a graceful stop
+// learns whether Close acted on it (a lead created, say) instead of sending
+// it again after a restart. It keeps ctx's values (a trace span, for an
+// instrumented HTTPClient's transport).
+func (c *Client) send(ctx context.Context, method, url string, body []byte, buf *bytes.Buffer) response {
+	reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RequestTimeout)
+	defer cancel()
+	defer context.AfterFunc(c.abortCtx, cancel)()
+
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := c.newRequest(reqCtx, method, url, rd)
+	if err != nil {
+		return response{err: err}
 	}
 	if body != nil {
 		req.Header["Content-Type"] = []string{"application/json"}

@@ -116,7 +116,7 @@ func (s *Sender) call(ctx context.Context, method, url string, body []byte, befo
 			first = clock.Now()
 		}
 		out.Attempts++
-		res := c.send(method, url, body, buf)
+		res := c.send(ctx, method, url, body, buf)
 		if res.err != nil && c.aborted() {
 			return interrupted()
 		}

@@ -40,6 +40,12 @@ every delivered lead gets a JSON record there (Close lead and contact ids,
 action) before its offset is committed. ` + "`closesink check --connect`" + ` checks a
 setup without running it.
 
+Tracing (OpenTelemetry, OTLP over HTTP) is off unless OTEL_EXPORTER_OTLP_ENDPOINT
+or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; then the standard OTEL_* variables
+apply (OTEL_TRACES_SAMPLER, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+OTEL_TRACES_EXPORTER=none turns it off). Each record gets a process span that
+continues the producer's traceparent header; see the README, Tracing.
+
 Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration, a
 missing topic or a rejected API key.`
 

@@ -11,18 +11,31 @@ import (
 	"github.com/closesink/closesink/transform"
 )
 
-// TestExpectationsMatchTheTransform checks every sample's annotation against
-// the real transform under the Default preset. Samples that Close is told to
-// reject must be leads as far as the transform is concerned.
-func TestExpectationsMatchTheTransform(t *testing.T) {
+// allSamples is All(), failing the test if the samples do not load.
+func allSamples(t *testing.T) []Sample {
+	t.Helper()
 	all, err := All()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return all
+}
+
+// defaultTransformer is the transform under the Default preset.
+func defaultTransformer(t *testing.T) *transform.Transformer {
+	t.Helper()
 	tr, err := transform.New(transform.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tr
+}
+
+// TestExpectationsMatchTheTransform checks every sample's annotation against
+// the real transform under the Default preset. Samples that Close is told to
+// reject must be leads as far as the transform is concerned.
+func TestExpectationsMatchTheTransform(t *testing.T) {
+	all, tr := allSamples(t), defaultTransformer(t)
 	for _, s := range all {
 		t.Run(s.Name, func(t *testing.T) {
 			res := tr.Transform(s.Value)
@@ -55,10 +68,7 @@ func TestExpectationsMatchTheTransform(t *testing.T) {
 
 // TestSampleSetCoversTheBrief pins the mix the demo promises.
 func TestSampleSetCoversTheBrief(t *testing.T) {
-	all, err := All()
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := allSamples(t)
 	counts := map[Expect]int{}
 	var seed *Sample
 	for i, s := range all {
@@ -88,14 +98,7 @@ func TestSampleSetCoversTheBrief(t *testing.T) {
 // messageIds, Monday's pricing form before Thursday's demo request, which
 // brings a new title and a phone Monday's lacked.
 func TestRepeatSubmitter(t *testing.T) {
-	all, err := All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := transform.New(transform.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	all, tr := allSamples(t), defaultTransformer(t)
 	at := map[string]int{}
 	for i, s := range all {
 		at[s.Name] = i
@@ -132,10 +135,7 @@ func TestRepeatSubmitter(t *testing.T) {
 }
 
 func TestRecords(t *testing.T) {
-	all, err := All()
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := allSamples(t)
 	recs, err := Records("leads", 0)
 	if err != nil || len(recs) != len(all) {
 		t.Fatalf("Records(0) = %d records, %v; want %d", len(recs), err, len(all))

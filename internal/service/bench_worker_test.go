@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/zap"
 
 	"github.com/closesink/closesink/internal/metrics"
@@ -58,29 +60,41 @@ func BenchmarkWorkerDropPath(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
 	b.Run("closesink_worker", func(b *testing.B) {
-		h := benchWorld(b)
 		m := metrics.New()
-		done := make(chan struct{})
-		var processed atomic.Int64
-		count := func(*kgo.Record, pipeline.Outcome) {
-			if processed.Add(1) == int64(b.N) {
-				close(done)
-			}
-		}
-		b.ResetTimer()
-		w := h.start(memberOpts{name: "cs", logger: zap.NewNop(), opts: service.Options{Metrics: m, OnOutcome: count}})
-		select {
-		case <-done:
-		case <-time.After(benchDeadline):
-			b.Fatalf("the worker processed %d of %d records", processed.Load(), b.N)
-		}
-		b.StopTimer()
-		w.stop(b)
+		timeWorker(b, benchWorld(b), service.Options{Metrics: m})
 		if s := m.Snapshot(); s.Dropped["not_mapped"] != int64(b.N) || s.Delivered != 0 || len(s.DeadLettered) != 0 {
 			b.Fatalf("outcomes %+v, want %d not_mapped drops", s, b.N)
 		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
+	// With tracing on and every record sampled (spans batched to an
+	// exporter that drops them): the cost of kotel's receive span and the
+	// process span per record. With tracing off (above) nothing is wired.
+	b.Run("closesink_worker_traced", func(b *testing.B) {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		timeWorker(b, benchWorld(b), service.Options{Tracing: tp})
+	})
+}
+
+// timeWorker times service.Run from its start to the b.N-th outcome.
+func timeWorker(b *testing.B, h *harness, opts service.Options) {
+	done := make(chan struct{})
+	var processed atomic.Int64
+	opts.OnOutcome = func(*kgo.Record, pipeline.Outcome) {
+		if processed.Add(1) == int64(b.N) {
+			close(done)
+		}
+	}
+	b.ResetTimer()
+	w := h.start(memberOpts{name: "cs", logger: zap.NewNop(), opts: opts})
+	select {
+	case <-done:
+	case <-time.After(benchDeadline):
+		b.Fatalf("the worker processed %d of %d records", processed.Load(), b.N)
+	}
+	b.StopTimer()
+	w.stop(b)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
 // benchDeadline bounds either side of BenchmarkWorkerDropPath.

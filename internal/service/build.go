@@ -85,17 +85,22 @@ type DLQTuning struct {
 }
 
 func newDLQWriter(cl *kgo.Client, topic string, m *metrics.Metrics, log *zap.Logger, t DLQTuning) (*deadletter.Writer, error) {
-	var p deadletter.Producer = cl
-	if t.WrapProducer != nil {
-		p = t.WrapProducer(p)
-	}
 	return deadletter.NewWriter(deadletter.WriterConfig{
-		Topic: topic, Producer: p, Backoff: t.Backoff, MaxBackoff: t.MaxBackoff,
+		Topic: topic, Producer: wrapProducer[deadletter.Producer](cl, t.WrapProducer), Backoff: t.Backoff, MaxBackoff: t.MaxBackoff,
 		OnError: func(attempt int, err error) {
 			m.DLQError()
 			log.Error("dead-letter write failed; the record waits and is retried", zap.Int("attempt", attempt), zap.Error(err))
 		},
 	})
+}
+
+// wrapProducer is cl as a writer's producer, wrapped when a test asked for
+// it (DLQTuning.WrapProducer, ResultsTuning.WrapProducer).
+func wrapProducer[P any](cl P, wrap func(P) P) P {
+	if wrap != nil {
+		return wrap(cl)
+	}
+	return cl
 }
 
 // pipelineParts are what differs between run's pipeline and replay's.

@@ -21,12 +21,8 @@ type ResultsTuning struct {
 // newResultsWriter is the one place the results writer is built. It shares
 // the dead-letter client (and its per-produce timeout).
 func newResultsWriter(cl *kgo.Client, topic string, m *metrics.Metrics, log *zap.Logger, t ResultsTuning) (*results.Writer, error) {
-	var p results.Producer = cl
-	if t.WrapProducer != nil {
-		p = t.WrapProducer(p)
-	}
 	return results.NewWriter(results.Config{
-		Topic: topic, Producer: p, Backoff: t.Backoff, MaxBackoff: t.MaxBackoff,
+		Topic: topic, Producer: wrapProducer[results.Producer](cl, t.WrapProducer), Backoff: t.Backoff, MaxBackoff: t.MaxBackoff,
 		OnError: func(attempt int, err error) {
 			m.ResultsError()
 			log.Error("results write failed; the record waits uncommitted and the write is retried",

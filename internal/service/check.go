@@ -123,9 +123,9 @@ func (c *checker) kafka(ctx context.Context, adm *kadm.Client, cfg config.Config
 	need := map[string]kadm.ACLOperation{cfg.Topic: kadm.OpRead, cfg.DLQTopic: kadm.OpWrite, cfg.ResultsTopic: kadm.OpWrite}
 	role := map[string]string{cfg.Topic: "source", cfg.DLQTopic: "dead-letter", cfg.ResultsTopic: "results"}
 	for _, t := range topics {
-		d, ok := md.Topics[t]
+		d, missing := topicAbsent(md.Topics, t)
 		switch {
-		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) || (d.Err == nil && len(d.Partitions) == 0):
+		case missing:
 			return c.fail(fmt.Sprintf("kafka: %s topic %s", role[t], t), setup(fmt.Errorf("%w (create it first)", ErrMissingTopic)))
 		case d.Err != nil:
 			return c.fail(fmt.Sprintf("kafka: %s topic %s", role[t], t), setup(d.Err))

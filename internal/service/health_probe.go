@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -91,8 +90,7 @@ func (p *healthProbe) checkTopic(ctx context.Context) {
 		}
 		return
 	}
-	d, ok := details[p.topic]
-	missing := !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) || (d.Err == nil && len(d.Partitions) == 0)
+	d, missing := topicAbsent(details, p.topic)
 	if !missing && d.Err != nil {
 		// An answer, so Kafka is reachable, but not about the topic
 		// (e.g. authorization): keep the topic's last state.

@@ -111,3 +111,11 @@ func Connect(ctx context.Context, opts []kgo.Opt, timeout time.Duration, topics 
 	}
 	return cl, counts, nil
 }
+
+// topicAbsent is topic's entry in a metadata answer and whether the answer
+// says the topic does not exist: not listed, UNKNOWN_TOPIC_OR_PARTITION, or
+// listed without partitions.
+func topicAbsent(details kadm.TopicDetails, topic string) (kadm.TopicDetail, bool) {
+	d, ok := details[topic]
+	return d, !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) || (d.Err == nil && len(d.Partitions) == 0)
+}

@@ -3,9 +3,11 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/closesink/closesink/deadletter"
@@ -31,6 +33,7 @@ type ReplayOptions struct {
 	Metrics  *metrics.Metrics // nil: the replay makes its own
 	Delivery func(*delivery.Config)
 	DLQ      DLQTuning
+	Tracing  trace.TracerProvider // as Options.Tracing
 }
 
 // Replay replays the dead-letter topic once (see deadletter/replay): it
@@ -43,6 +46,11 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, log *zap.Lo
 	if m == nil {
 		m = metrics.New()
 	}
+	tc, err := newTracing(o.Tracing, log)
+	if err != nil {
+		return replay.Summary{}, err
+	}
+	defer tc.stop(log)
 	opts, err := KafkaOpts(cfg, log)
 	if err != nil {
 		return replay.Summary{}, err
@@ -57,7 +65,7 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, log *zap.Lo
 	}
 	defer cl.Close()
 	rc := replay.Config{
-		ClientOpts: opts, Admin: kadm.NewClient(cl), Producer: cl,
+		ClientOpts: append(slices.Clip(opts), tc.kafkaOpts(o.Group)...), Admin: kadm.NewClient(cl), Producer: cl,
 		Topic: cfg.DLQTopic, Group: o.Group, Filter: o.Filter, Limit: o.Limit,
 		ToTopic: o.ToTopic, Logger: log, StopTimeout: cfg.ShutdownTimeout,
 	}
@@ -80,7 +88,7 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, log *zap.Lo
 		if err != nil {
 			return replay.Summary{}, err
 		}
-		dc, err := newDeliveryClient(cfg, m, o.Delivery)
+		dc, err := newDeliveryClient(cfg, m, tc.delivery(o.Delivery))
 		if err != nil {
 			return replay.Summary{}, err
 		}
@@ -90,7 +98,7 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, log *zap.Lo
 		if err := checkKey(ctx, dc, log, "set the new key in "+config.EnvAPIKey+" before replaying"); err != nil {
 			return replay.Summary{}, err
 		}
-		dlq, err := newDLQWriter(cl, cfg.DLQTopic, m, log, o.DLQ)
+		dlq, err := newDLQWriter(cl, cfg.DLQTopic, m, log, tc.dlq(o.DLQ))
 		if err != nil {
 			return replay.Summary{}, err
 		}
@@ -104,7 +112,7 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, log *zap.Lo
 		if err != nil {
 			return replay.Summary{}, err
 		}
-		rc.Processor = pl
+		rc.Processor = tc.replayProcessor(pl, o.Group, cfg.DLQTopic)
 	}
 	sum, err := replay.Run(ctx, rc)
 	log.Info("replay finished", append(sum.Fields(), zap.Error(err))...)

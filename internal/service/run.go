@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/closesink/closesink/consumer"
@@ -46,6 +47,9 @@ type Options struct {
 	// OnMetricsServing, if set, is told the address /metrics, /healthz
 	// and /readyz are served on (tests: --metrics-addr 127.0.0.1:0).
 	OnMetricsServing func(addr string)
+	// Tracing, if set, traces with this provider (tests); nil: from the
+	// OTEL_* environment, off without an OTLP endpoint (tracing.go).
+	Tracing trace.TracerProvider
 }
 
 // Run runs the worker until ctx is done: it checks the topics and the Close
@@ -57,12 +61,17 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	if m == nil {
 		m = metrics.New()
 	}
+	tc, err := newTracing(o.Tracing, log)
+	if err != nil {
+		return err
+	}
+	defer tc.stop(log)
 	tr, err := newTransformer(cfg)
 	if err != nil {
 		return err
 	}
 	hs := newHealth(o.Health.Now, cfg.Topic, notReadyAfter(cfg), livenessTimeout(cfg))
-	dc, err := newDeliveryClient(cfg, m, func(c *delivery.Config) {
+	dc, err := newDeliveryClient(cfg, m, tc.delivery(func(c *delivery.Config) {
 		if o.Delivery != nil {
 			o.Delivery(c)
 		}
@@ -73,7 +82,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 			}
 			hs.closeStatus(a.HTTPStatus) // a 401/403 turns readiness off, a 2xx on
 		}
-	})
+	}))
 	if err != nil {
 		return err
 	}
@@ -110,7 +119,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	log.Info("closesink starting", zap.Any("config", cfg.Redacted()), zap.Int("source_partitions", sourcePartitions),
 		zap.Float64("group_rate", cfg.Rate))
 
-	dlq, err := newDLQWriter(cl, cfg.DLQTopic, m, log, o.DLQ)
+	dlq, err := newDLQWriter(cl, cfg.DLQTopic, m, log, tc.dlq(o.DLQ))
 	if err != nil {
 		return err
 	}
@@ -165,6 +174,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 			go refreshPartitions(ctx, cl, cfg.Topic, dc, m, log)
 		},
 	}
+	tc.consume(&ccfg, pl, cfg.DLQTopic)
 	if o.Consumer != nil {
 		o.Consumer(&ccfg)
 	}

@@ -102,18 +102,26 @@ func (l Lead) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads a lead, collecting "custom.<id>" keys into Custom.
 func (l *Lead) UnmarshalJSON(data []byte) error {
-	type plain Lead
-	var p plain
-	if err := json.Unmarshal(data, &p); err != nil {
-		return err
-	}
-	custom, err := collectCustom(data)
+	type plain Lead // without this method, so the decode does not recurse
+	p, custom, err := decodeWithCustom[plain](data)
 	if err != nil {
 		return err
 	}
 	p.Custom = custom
 	*l = Lead(p)
 	return nil
+}
+
+// decodeWithCustom decodes a lead object into a new P, the plain form of a
+// type whose UnmarshalJSON calls it, and returns its "custom.<id>" keys
+// beside it for that type's Custom.
+func decodeWithCustom[P any](data []byte) (P, map[string]json.RawMessage, error) {
+	var p P
+	if err := json.Unmarshal(data, &p); err != nil {
+		return p, nil, err
+	}
+	custom, err := collectCustom(data)
+	return p, custom, err
 }
 
 // collectCustom returns the "custom.<id>" keys of a JSON object by id (nil

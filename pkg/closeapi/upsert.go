@@ -190,12 +190,8 @@ type ExistingLead struct {
 
 // UnmarshalJSON reads the lead, collecting "custom.<id>" keys into Custom.
 func (l *ExistingLead) UnmarshalJSON(data []byte) error {
-	type plain ExistingLead
-	var p plain
-	if err := json.Unmarshal(data, &p); err != nil {
-		return err
-	}
-	custom, err := collectCustom(data)
+	type plain ExistingLead // without this method, so the decode does not recurse
+	p, custom, err := decodeWithCustom[plain](data)
 	if err != nil {
 		return err
 	}

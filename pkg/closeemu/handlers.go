@@ -12,10 +12,7 @@ import (
 
 // createLead handles POST /api/v1/lead/.
 func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
-	if s.faulted(w, EndpointCreateLead) {
-		return
-	}
-	body, ok := s.readBody(w, r)
+	body, ok := s.faultedBody(w, r, EndpointCreateLead)
 	if !ok {
 		return
 	}
@@ -43,6 +40,15 @@ func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
 	// with it changes once it is stored.
 	snap := rec.snap
 	s.answerCreated(w, r, snap, s.store(rec, contacts, body))
+}
+
+// faultedBody applies the endpoint's faults, then reads the request body,
+// answering itself (and returning false) when either stops the request.
+func (s *Server) faultedBody(w http.ResponseWriter, r *http.Request, e Endpoint) ([]byte, bool) {
+	if s.faulted(w, e) {
+		return nil, false
+	}
+	return s.readBody(w, r)
 }
 
 // readBody reads the request body up to the size cap, answering 413 or 400
@@ -122,27 +128,18 @@ const (
 
 // listLeads handles GET /api/v1/lead/ with _skip, _limit and _fields.
 func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	fe := fieldErrors{}
-	skip := intParam(q.Get("_skip"), 0, "_skip", fe)
-	limit := intParam(q.Get("_limit"), defaultListLimit, "_limit", fe)
-	if len(fe) > 0 {
-		s.writeValidation(w, nil, fe)
+	skip, limit, ok := s.listParams(w, r)
+	if !ok {
 		return
 	}
-	if limit == 0 {
-		limit = defaultListLimit
-	}
-	limit = min(limit, maxListLimit)
 	var fields []string
-	if f := q.Get("_fields"); f != "" {
+	if f := r.URL.Query().Get("_fields"); f != "" {
 		fields = strings.Split(f, ",")
 	}
 
 	s.mu.Lock()
 	total := len(s.leads)
-	start := min(skip, total)
-	end := min(start+limit, total)
+	start, end := pageBounds(skip, limit, total)
 	page := make([]*storedLead, 0, end-start)
 	for _, rec := range s.leads[start:end] {
 		page = append(page, rec.snap)
@@ -161,6 +158,30 @@ func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {
 	b.WriteString(strconv.FormatBool(end < total))
 	b.WriteByte('}')
 	s.writeBody(w, http.StatusOK, "application/json", b.Bytes())
+}
+
+// listParams reads a list's _skip and _limit (0 or absent: the default
+// limit; more than the cap: the cap), answering 400 itself when either is
+// not a non-negative integer.
+func (s *Server) listParams(w http.ResponseWriter, r *http.Request) (skip, limit int, ok bool) {
+	q := r.URL.Query()
+	fe := fieldErrors{}
+	skip = intParam(q.Get("_skip"), 0, "_skip", fe)
+	limit = intParam(q.Get("_limit"), defaultListLimit, "_limit", fe)
+	if len(fe) > 0 {
+		s.writeValidation(w, nil, fe)
+		return 0, 0, false
+	}
+	if limit == 0 {
+		limit = defaultListLimit
+	}
+	return skip, min(limit, maxListLimit), true
+}
+
+// pageBounds is the [start, end) of the page skip and limit select from n items.
+func pageBounds(skip, limit, n int) (start, end int) {
+	start = min(skip, n)
+	return start, min(start+limit, n)
 }
 
 // intParam parses a non-negative integer query parameter.

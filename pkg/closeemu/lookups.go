@@ -21,18 +21,10 @@ const (
 // (Config.CustomFields), both paged with _skip and _limit like Close's
 // lists: {"data": [...], "has_more": bool}.
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	fe := fieldErrors{}
-	skip := intParam(q.Get("_skip"), 0, "_skip", fe)
-	limit := intParam(q.Get("_limit"), defaultListLimit, "_limit", fe)
-	if len(fe) > 0 {
-		s.writeValidation(w, nil, fe)
+	skip, limit, ok := s.listParams(w, r)
+	if !ok {
 		return
 	}
-	if limit == 0 {
-		limit = defaultListLimit
-	}
-	limit = min(limit, maxListLimit)
 	var all []any
 	if is(r.URL.Path, statusLeadPath) {
 		for _, id := range s.statusOrder {
@@ -47,8 +39,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 			all = append(all, map[string]string{"id": f.ID, "name": f.Name, "type": f.Type, "organization_id": s.orgID})
 		}
 	}
-	start := min(skip, len(all))
-	end := min(start+limit, len(all))
+	start, end := pageBounds(skip, limit, len(all))
 	page := all[start:end]
 	if page == nil {
 		page = []any{}

@@ -11,14 +11,7 @@ import (
 // source's contacts move to the destination and the source is deleted. The
 // destination's own fields are kept as they are. The answer is {}.
 func (s *Server) mergeLeads(w http.ResponseWriter, r *http.Request) {
-	if s.faulted(w, EndpointMerge) {
-		return
-	}
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
-	}
-	top, ok := s.parseObject(w, body)
+	_, top, ok := s.readObject(w, r, EndpointMerge)
 	if !ok {
 		return
 	}

@@ -26,10 +26,7 @@ const msgUnsupportedQuery = "Unsupported query: the emulator only answers an \"a
 // search handles POST /api/v1/data/search/ for the one query shape
 // closesink sends: contacts by email address, matched by words.
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
-	if s.faulted(w, EndpointSearch) {
-		return
-	}
-	body, ok := s.readBody(w, r)
+	body, ok := s.faultedBody(w, r, EndpointSearch)
 	if !ok {
 		return
 	}

@@ -48,6 +48,28 @@ func (s *Server) parseObject(w http.ResponseWriter, body []byte) (map[string]jso
 	return top, true
 }
 
+// readObject is the start of every handler whose body is a JSON object:
+// the endpoint's faults, then the body, then the object, answering itself
+// (and returning false) when any of them stops the request.
+func (s *Server) readObject(w http.ResponseWriter, r *http.Request, e Endpoint) ([]byte, map[string]json.RawMessage, bool) {
+	body, ok := s.faultedBody(w, r, e)
+	if !ok {
+		return nil, nil, false
+	}
+	top, ok := s.parseObject(w, body)
+	return body, top, ok
+}
+
+// rejectUpdate answers a PUT that cannot apply: 404 with notFound when the
+// object does not exist, else 400 with the field errors.
+func (s *Server) rejectUpdate(w http.ResponseWriter, missing bool, notFound string, fe fieldErrors) {
+	if missing {
+		s.writeError(w, http.StatusNotFound, notFound)
+		return
+	}
+	s.writeValidation(w, nil, fe)
+}
+
 // optString reads an optional string key: nil when absent, "" when null.
 func optString(top map[string]json.RawMessage, key string, fe fieldErrors) *string {
 	if _, sent := top[key]; !sent {
@@ -87,14 +109,7 @@ func parseContactPatch(top map[string]json.RawMessage) (*contactPatch, fieldErro
 
 // updateContact handles PUT /api/v1/contact/{id}/.
 func (s *Server) updateContact(w http.ResponseWriter, r *http.Request, id string) {
-	if s.faulted(w, EndpointUpdateContact) {
-		return
-	}
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
-	}
-	top, ok := s.parseObject(w, body)
+	body, top, ok := s.readObject(w, r, EndpointUpdateContact)
 	if !ok {
 		return
 	}
@@ -107,11 +122,7 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request, id string
 	c := s.contacts[id]
 	if c == nil || len(fe) > 0 {
 		s.mu.Unlock()
-		if c == nil {
-			s.writeError(w, http.StatusNotFound, msgNoContact)
-		} else {
-			s.writeValidation(w, nil, fe)
-		}
+		s.rejectUpdate(w, c == nil, msgNoContact, fe)
 		return
 	}
 	if p.name != nil {
@@ -203,14 +214,7 @@ func parseLeadPatch(top map[string]json.RawMessage) (*leadPatch, fieldErrors) {
 
 // updateLead handles PUT /api/v1/lead/{id}/.
 func (s *Server) updateLead(w http.ResponseWriter, r *http.Request, id string) {
-	if s.faulted(w, EndpointUpdateLead) {
-		return
-	}
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
-	}
-	top, ok := s.parseObject(w, body)
+	body, top, ok := s.readObject(w, r, EndpointUpdateLead)
 	if !ok {
 		return
 	}
@@ -224,11 +228,7 @@ func (s *Server) updateLead(w http.ResponseWriter, r *http.Request, id string) {
 	rec := s.byID[id]
 	if rec == nil || len(fe) > 0 {
 		s.mu.Unlock()
-		if rec == nil {
-			s.writeError(w, http.StatusNotFound, msgNoLead)
-		} else {
-			s.writeValidation(w, nil, fe)
-		}
+		s.rejectUpdate(w, rec == nil, msgNoLead, fe)
 		return
 	}
 	if p.name != nil {
