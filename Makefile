@@ -5,7 +5,7 @@ FUZZTIME ?= 30s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/closesink/closesink/internal/version.Version=$(VERSION)
 
-.PHONY: all build test test-short vet fmt bench bench-smoke fuzz demo kafka-up kafka-down kafka-status clean test-e2e
+.PHONY: all build test test-short vet fmt bench bench-micro bench-quick bench-smoke fuzz demo kafka-up kafka-down kafka-status clean test-e2e
 
 all: vet test build
 
@@ -36,7 +36,14 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-bench: ## benchmarks (transform, delivery, worker), each against a same-run baseline
+BENCHFLAGS ?=
+bench: build ## end-to-end bench (internal/benchrun): drain vs bare franz-go, rate-limit use, latency, footprint; kfake unless KAFKA_BROKERS is set; table + .cache/bench/results.json
+	$(GO) run ./internal/benchrun -build=false $(BENCHFLAGS)
+
+bench-quick: build ## the same, as a smoke run (50,000 events, 5 s scenarios, no fetch variants)
+	$(GO) run ./internal/benchrun -build=false -quick $(BENCHFLAGS)
+
+bench-micro: ## Go micro-benchmarks (transform, delivery, worker), each against a same-run baseline
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 bench-smoke: ## every benchmark once, so their own sanity checks run (CI)

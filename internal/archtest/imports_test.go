@@ -40,6 +40,8 @@ var rank = map[string]int{
 	"internal/archtest": 8,
 	"deploy":            8,
 	"internal/e2e":      8,
+	// tools: `make bench` (a main package that drives the service)
+	"internal/benchrun": 8,
 }
 
 // ours lists, for each package of the module, the module's packages it
