@@ -240,7 +240,7 @@ func New(cfg Config) (*Consumer, error) {
 		// make bench (docs/benchmarks.md): 100 ms drained a backlog 2.6x
 		// faster on the real broker; an idle member costs one empty fetch
 		// per broker every 100 ms.
-		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxWait(100 * time.Millisecond),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(c.assigned),
 		kgo.OnPartitionsRevoked(c.revoked),
