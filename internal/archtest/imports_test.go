@@ -14,9 +14,10 @@ const module = "github.com/closesink/closesink"
 // which is the moment to decide where it belongs.
 var rank = map[string]int{
 	// contracts and test support that import nothing of ours
-	"pkg/closeapi":     0,
-	"pkg/kafkatest":    0,
-	"internal/version": 0,
+	"pkg/closeapi":       0,
+	"pkg/kafkatest":      0,
+	"internal/version":   0,
+	"internal/childproc": 0,
 	// the stages
 	"transform":    1,
 	"delivery":     1,

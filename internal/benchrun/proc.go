@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/closesink/closesink/internal/childproc"
 )
 
 // proc is one `closesink run` child, its output in a log file under the
@@ -105,21 +105,15 @@ func (p *proc) metricsAddr(timeout time.Duration) (string, error) {
 	return "", fmt.Errorf("%s logged no metrics address within %s (log %s)", p.name, timeout, p.log)
 }
 
+// logLine returns the fields of the first JSON log line in the file at path
+// whose msg is msg, or nil.
 func logLine(path, msg string) map[string]any {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg {
-			return m
-		}
-	}
-	return nil
+	return childproc.LogLine(f, msg)
 }
 
 // heldPartitions replays a child's assignment log lines into the set of
@@ -155,33 +149,11 @@ func heldPartitions(path string) map[int32]bool {
 
 // scrapeSum sums the series of metric name on a /metrics page.
 func scrapeSum(addr, name string) (float64, error) {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics")
+	m, err := childproc.Scrape(addr)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	total := 0.0
-	for _, line := range strings.Split(string(body), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if n, _, _ := strings.Cut(line[:i], "{"); n != name {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			total += v
-		}
-	}
-	return total, nil
+	return m.Sum(name), nil
 }
 
 // usage is a process's footprint from /proc: peak resident set (VmHWM)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/closesink/closesink/internal/childproc"
 )
 
 // Scenario 4: the DLQ refuses writes for a while. The partition holding a
@@ -81,11 +83,11 @@ func TestDLQUnavailable(t *testing.T) {
 	for _, it := range blocked {
 		leaked += byEmail[it.email]
 	}
-	m, err := scrape(addr)
+	m, err := childproc.Scrape(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dlqErrors := m.sum("closesink_dlq_write_errors_total")
+	dlqErrors := m.Sum("closesink_dlq_write_errors_total")
 	if stalled != stuckAt || leaked != 0 {
 		t.Errorf("while the DLQ was down partition 0 committed %d (want %d: the record bound for the DLQ) "+
 			"and %d leads behind that record were created (want 0)", stalled, stuckAt, leaked)

@@ -3,21 +3,18 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/closesink/closesink/internal/childproc"
 )
 
 // proc is one closesink process. Its stdout and stderr (JSON logs, the
@@ -113,15 +110,7 @@ func (p *proc) tail(n int) string {
 
 // logLine returns the fields of the first JSON log line whose msg is msg.
 func (p *proc) logLine(msg string) map[string]any {
-	sc := bufio.NewScanner(strings.NewReader(p.out.String()))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg {
-			return m
-		}
-	}
-	return nil
+	return childproc.LogLine(strings.NewReader(p.out.String()), msg)
 }
 
 // metricsAddr waits for the "serving metrics" log line (the process binds
@@ -148,7 +137,7 @@ func (p *proc) waitAssigned(s *suite) {
 		if p.exited() {
 			s.t.Fatalf("%s exited: %v\n%s", p.name, p.err, p.tail(40))
 		}
-		if m, err := scrape(addr); err != nil || m.sum("closesink_assigned_partitions") < 1 {
+		if m, err := childproc.Scrape(addr); err != nil || m.Sum("closesink_assigned_partitions") < 1 {
 			return fmt.Sprintf("not yet (%v)", err)
 		}
 		return ""
@@ -195,8 +184,8 @@ func (p *proc) stop(s *suite) (dropped int) {
 // the kill.
 func (p *proc) kill(s *suite, addr string) (dropped int, at time.Time) {
 	s.t.Helper()
-	if m, err := scrape(addr); err == nil {
-		dropped = int(m.sum("closesink_records_outcome_total", `outcome="dropped"`))
+	if m, err := childproc.Scrape(addr); err == nil {
+		dropped = int(m.Sum("closesink_records_outcome_total", `outcome="dropped"`))
 	}
 	at = time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -204,54 +193,4 @@ func (p *proc) kill(s *suite, addr string) (dropped int, at time.Time) {
 	}
 	<-p.done
 	return dropped, at
-}
-
-// metrics is a scraped /metrics page: series ("name{labels}") to value.
-type metrics map[string]float64
-
-func scrape(addr string) (metrics, error) {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	m := metrics{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			m[line[:i]] = v
-		}
-	}
-	return m, nil
-}
-
-// sum adds the series of the metric name whose labels include every given
-// `label="value"`.
-func (m metrics) sum(name string, labels ...string) float64 {
-	total := 0.0
-	for series, v := range m {
-		n, rest, _ := strings.Cut(series, "{")
-		if n != name {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			ok = ok && strings.Contains(rest, l)
-		}
-		if ok {
-			total += v
-		}
-	}
-	return total
 }

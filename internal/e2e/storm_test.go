@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/closesink/closesink/internal/childproc"
 	"github.com/closesink/closesink/pkg/closeemu"
 )
 
@@ -48,17 +49,17 @@ func TestCloseFaultStorm(t *testing.T) {
 	s.emu.SetFaults(closeemu.Faults{})
 	createdInStorm := s.emu.Stats().Created
 	waitFor(t, "every lead delivered after the storm", 4*time.Minute, s.lagIs0(group, topic, p))
-	m, err := scrape(addr)
+	m, err := childproc.Scrape(addr)
 	if err != nil {
 		t.Fatalf("scrape: %v", err)
 	}
 	dropped := p.stop(s)
 
 	st := s.emu.Stats()
-	retries := m.sum("closesink_close_retries_total")
+	retries := m.Sum("closesink_close_retries_total")
 	byStatus := map[string]float64{}
 	for _, code := range []string{"0", "200", "429", "500", "502", "503", "504"} {
-		byStatus[code] = m.sum("closesink_close_requests_total", `status="`+code+`"`)
+		byStatus[code] = m.Sum("closesink_close_requests_total", `status="`+code+`"`)
 	}
 	var phaseList []string
 	for _, k := range slices.Sorted(maps.Keys(phases)) {
