@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -11,22 +12,30 @@ import (
 // Commits. franz-go runs one offset commit at a time per client, and a
 // commit waits for the one in flight, so workers that each commit their own
 // partition queue up behind one another, one broker round trip at a time:
-// on a topic of drops the member ends up waiting on commits, not working.
-// So there are two paths, one member-wide lock (commitMu) ordering them:
+// with 1 % leads on 12 partitions the member spent most of a drain waiting
+// for the leads' commits, one after another (docs/benchmarks.md). So every
+// commit goes through one member-wide pending set, committed in rounds:
 //
-//   - a lead created or a record dead-lettered is committed synchronously
-//     before its partition handles another record (commit): a crash then
-//     repeats at most the record in flight;
-//   - drops are handed over (commitSoon): the worker records its last final
-//     offset in the member's pending set and goes on. Whoever takes commitMu
-//     commits every partition's pending offset in one request and drains
-//     the set before letting go, so one round trip serves every partition.
+//   - a worker puts its partition's last final record in the pending set
+//     and joins the next round; whoever holds commitMu commits every
+//     pending partition in one request, and keeps going while the set is
+//     not empty, so one round trip serves every partition that waited;
+//   - a lead created or a record dead-lettered waits for its round before
+//     its partition handles another record (commit): a crash then repeats
+//     at most the record in flight, as with a commit of its own;
+//   - a drop does not wait (commitSoon): re-reading a drop costs nothing.
 //
-// Per partition, offsets are committed in increasing order: the synchronous
-// path takes its partition out of the pending set before it waits for
-// commitMu, so a pending offset is either in a commit that finished before
-// its own or not committed at all; and commits never move backwards past an
-// offset already committed.
+// Per partition, offsets are committed in increasing order: the set holds
+// one entry per partition, always its newest final record; rounds run one
+// at a time under commitMu; and commits never move backwards past an offset
+// already committed.
+
+// commitRound is one coalesced commit: done is closed when it returned,
+// err is its result.
+type commitRound struct {
+	done chan struct{}
+	err  error
+}
 
 // pendingCommit is a partition's last final record awaiting the coalesced
 // commit.
@@ -42,32 +51,50 @@ func (w *worker) uncommitted() bool {
 	return !w.noCommit.Load() && w.final != nil && w.final.Offset+1 > w.committed.Load()
 }
 
-// commit commits the last final offset synchronously if it is newer than the
-// last commit. A failed commit is logged and retried before the next record,
-// or on the retry timer while the partition is idle. It reports whether
-// nothing is left to commit.
+// commit commits the last final offset, waiting for the round that takes
+// it, if it is newer than the last commit. A failed commit is logged and
+// retried before the next record, or on the retry timer while the
+// partition is idle. It reports whether nothing is left to commit.
 func (w *worker) commit(ctx context.Context) bool {
 	if !w.uncommitted() {
 		return true
 	}
-	if ctx.Err() != nil {
-		return false // the revocation path commits with its own context
-	}
 	rec := w.final
-	w.c.unpend(w.partition)
-	w.c.commitMu.Lock()
-	err := w.c.fc.CommitRecords(ctx, rec)
-	w.c.commitMu.Unlock()
-	if err != nil {
-		w.commitFailed = true
-		w.c.log.Warn("commit failed; no further record is handled until a commit goes through",
-			zap.Int32("partition", w.partition), zap.Int64("offset", rec.Offset+1), zap.Error(err))
-		return false
+	var err error
+	// A round can fail because the worker that ran it was stopped (its
+	// context ended mid-request): that says nothing of this partition, so
+	// it joins the next round at once, a few times at most.
+	for attempt := 0; attempt < 3; attempt++ {
+		if ctx.Err() != nil {
+			return false // the revocation path commits with its own context
+		}
+		r := w.c.pendCommit(w, rec)
+		if w.c.commitMu.TryLock() {
+			w.c.drainPending(ctx)
+		}
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return false
+		}
+		if !w.uncommitted() {
+			w.commitFailed = false
+			w.pending = 0
+			return true
+		}
+		if err = r.err; err == nil {
+			// Taken out of the set before its round (the partition is
+			// leaving): not committed.
+			err = errors.New("not committed: the partition left the pending set")
+		}
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
 	}
-	w.commitFailed = false
-	w.pending = 0
-	w.committedTo(rec.Offset + 1)
-	return true
+	w.commitFailed = true
+	w.c.log.Warn("commit failed; no further record is handled until a commit goes through",
+		zap.Int32("partition", w.partition), zap.Int64("offset", rec.Offset+1), zap.Error(err))
+	return false
 }
 
 // committedTo records a successful commit of next (never moving back).
@@ -94,18 +121,28 @@ func (w *worker) commitSoon() {
 		return
 	}
 	c := w.c
-	c.pendMu.Lock()
-	if c.pend == nil {
-		c.pend = map[int32]pendingCommit{}
-	}
-	c.pend[w.partition] = pendingCommit{w: w, rec: w.final}
-	c.pendMu.Unlock()
+	c.pendCommit(w, w.final)
 	w.pending = 0
 	// If the lock is taken, its holder checks the pending set after it
 	// lets go (see drainPending), so this offset is not stranded.
 	if c.commitMu.TryLock() {
 		c.drainPending(w.ctx)
 	}
+}
+
+// pendCommit puts rec, its partition's newest final record, in the pending
+// set and returns the round that will commit it.
+func (c *Consumer) pendCommit(w *worker, rec *kgo.Record) *commitRound {
+	c.pendMu.Lock()
+	defer c.pendMu.Unlock()
+	if c.pend == nil {
+		c.pend = map[int32]pendingCommit{}
+	}
+	if c.round == nil {
+		c.round = &commitRound{done: make(chan struct{})}
+	}
+	c.pend[w.partition] = pendingCommit{w: w, rec: rec}
+	return c.round
 }
 
 // drainPending commits the pending set, with commitMu held, until it is
@@ -120,21 +157,29 @@ func (c *Consumer) drainPending(ctx context.Context) {
 			}
 		}
 		clear(c.pend)
+		round := c.round
+		c.round = nil
 		c.pendMu.Unlock()
+		var err error
 		if len(batch) > 0 {
 			recs := make([]*kgo.Record, len(batch))
 			for i, pc := range batch {
 				recs[i] = pc.rec
 			}
-			if err := c.fc.CommitRecords(ctx, recs...); err != nil {
-				// Each worker's retry timer commits its own again while it
-				// is idle; a busy one hands over a newer offset soon.
+			if err = c.fc.CommitRecords(ctx, recs...); err != nil {
+				// A waiting worker retries its own; a drop's worker hands
+				// over a newer offset soon, or its retry timer commits
+				// again while it is idle.
 				c.log.Warn("coalesced commit failed; the partitions commit again", zap.Int("partitions", len(batch)), zap.Error(err))
 			} else {
 				for _, pc := range batch {
 					pc.w.committedTo(pc.rec.Offset + 1)
 				}
 			}
+		}
+		if round != nil {
+			round.err = err
+			close(round.done)
 		}
 		c.commitMu.Unlock()
 		c.pendMu.Lock()
@@ -146,8 +191,8 @@ func (c *Consumer) drainPending(ctx context.Context) {
 	}
 }
 
-// unpend takes a partition out of the pending set (its worker commits
-// synchronously, or the partition is leaving this member).
+// unpend takes a partition out of the pending set: it is leaving this
+// member (its last offset is committed by the revocation, or not at all).
 func (c *Consumer) unpend(p int32) {
 	c.pendMu.Lock()
 	delete(c.pend, p)

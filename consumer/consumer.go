@@ -12,13 +12,14 @@
 //   - kgo.BlockRebalanceOnPoll gates the poll loop against the rebalance
 //     callbacks, so records from a poll are always dispatched to the worker
 //     that owns them, never to a worker of a later assignment.
-//   - Each worker commits its own partition with CommitRecords (a
-//     synchronous commit of the last final record's offset+1). On
-//     revocation the callback stops the partition's worker, waits for it (an
-//     HTTP request already sent finishes and is committed), commits what is
-//     final and only then returns, so no commit for that partition is ever
-//     issued after the partition moved to another member. Lost partitions
-//     commit nothing.
+//   - A worker commits its partition's last final offset through the
+//     member's pending set (commit.go): one request per round serves every
+//     partition that waits. A lead or a dead letter waits for its round
+//     before the next record; drops do not. On revocation the callback
+//     stops the partition's worker, waits for it (an HTTP request already
+//     sent finishes and is committed), commits what is final and only then
+//     returns, so no commit for that partition is ever issued after the
+//     partition moved to another member. Lost partitions commit nothing.
 package consumer
 
 import (
@@ -82,6 +83,12 @@ type Config struct {
 	// decompressed batch alive while one record of it is queued, so the
 	// real footprint is larger; the bound keeps it proportional).
 	MemberBufferedBytes int
+	// FetchMaxBytes bounds one fetch response from a broker (default
+	// DefaultFetchMaxBytes); a partition's share of it is at most 1 MiB.
+	// franz-go keeps one fetch per broker buffered, decompressed, beside
+	// the queues, so this and MemberBufferedBytes bound the member's
+	// memory. A record larger than it is still fetched (alone).
+	FetchMaxBytes int
 	// CommitEvery bounds how many final, non-urgent records (drops) may
 	// wait for a commit while the worker stays busy (default 500).
 	CommitEvery int
@@ -134,6 +141,12 @@ const (
 	DefaultCommitTimeout = 10 * time.Second
 	// DefaultPollTimeout is Config.PollTimeout's default.
 	DefaultPollTimeout = 5 * time.Second
+	// DefaultMemberBufferedBytes is Config.MemberBufferedBytes's default
+	// (--buffer-bytes).
+	DefaultMemberBufferedBytes = 64 << 20
+	// DefaultFetchMaxBytes is Config.FetchMaxBytes's default
+	// (--fetch-max-bytes).
+	DefaultFetchMaxBytes = 50 << 20
 )
 
 func (c *Config) setDefaults() {
@@ -150,7 +163,10 @@ func (c *Config) setDefaults() {
 		c.StopTimeout = DefaultStopTimeout
 	}
 	if c.MemberBufferedBytes <= 0 {
-		c.MemberBufferedBytes = 64 << 20
+		c.MemberBufferedBytes = DefaultMemberBufferedBytes
+	}
+	if c.FetchMaxBytes <= 0 {
+		c.FetchMaxBytes = DefaultFetchMaxBytes
 	}
 	if c.CommitTimeout <= 0 {
 		c.CommitTimeout = DefaultCommitTimeout
@@ -212,6 +228,7 @@ type Consumer struct {
 	commitMu sync.Mutex // one commit request at a time, member-wide (commit.go)
 	pendMu   sync.Mutex
 	pend     map[int32]pendingCommit // partitions awaiting the coalesced commit
+	round    *commitRound            // the round that will commit pend; nil until something is pending
 }
 
 // New creates the group client. It does not contact the brokers yet.
@@ -241,6 +258,8 @@ func New(cfg Config) (*Consumer, error) {
 		// faster on the real broker; an idle member costs one empty fetch
 		// per broker every 100 ms.
 		kgo.FetchMaxWait(100 * time.Millisecond),
+		kgo.FetchMaxBytes(int32(cfg.FetchMaxBytes)),
+		kgo.FetchMaxPartitionBytes(int32(min(cfg.FetchMaxBytes, 1<<20))),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(c.assigned),
 		kgo.OnPartitionsRevoked(c.revoked),
@@ -267,9 +286,16 @@ func (c *Consumer) Client() *kgo.Client { return c.cl }
 // those records) rather than skip them.
 var ErrNoWorker = errors.New("consumer: records for a partition without a worker")
 
-// pollBatch bounds how many records one poll hands out, so dispatch (done
-// while rebalances are blocked) stays short.
-const pollBatch = 1000
+// pollBatch is how many records one poll hands out: all that franz-go has
+// buffered (0). A partition paused while part of a fetch is still buffered
+// has that part dropped by franz-go and fetched (and decompressed) again on
+// resume: with a poll of 1,000 records at a time and queue bounds of a few
+// MiB, that refetching cost more CPU than the records' processing (make
+// bench, docs/benchmarks.md). Taking the whole buffered fetch leaves
+// nothing to drop; a queue overshoots its bound by at most one fetch
+// (--fetch-max-bytes), and dispatch, done while rebalances are blocked, is
+// only an append per partition.
+const pollBatch = 0
 
 // Run consumes until ctx is done, then stops gracefully: workers finish the
 // record in hand (an HTTP request already sent completes), final offsets are

@@ -105,7 +105,7 @@ func TestOutcomes(t *testing.T) {
 		{"delivered", leadEvent, delivery.Outcome{Status: delivery.Delivered, HTTPStatus: 200, Attempts: 1, LeadID: "lead_1"}, Delivered, "", "", 1, true},
 		{"permanent", leadEvent, delivery.Outcome{Status: delivery.Permanent, HTTPStatus: 401, Message: "Unauthorized", Attempts: 1}, DeadLettered, ClassPermanent, "", 1, true},
 		{"exhausted", leadEvent, delivery.Outcome{Status: delivery.RetriesExhausted, HTTPStatus: 503, Attempts: 7}, DeadLettered, ClassRetriesExhausted, "", 1, true},
-		{"dropped", `{"type":"page"}`, delivery.Outcome{}, Dropped, "", transform.DropNotMapped, 0, false},
+		{"dropped", `{"type":"page"}`, delivery.Outcome{}, Dropped, "", transform.DropNoMappedName, 0, false},
 		{"invalid", `nope`, delivery.Outcome{}, DeadLettered, ClassInvalidEvent, "", 0, true},
 	}
 	for _, tc := range cases {

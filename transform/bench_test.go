@@ -71,3 +71,37 @@ func BenchmarkTransform(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFastPath measures, in the same run, the default transform (a
+// record that cannot be a lead is dropped no_mapped_name without parsing)
+// against StrictJSON (every record validated in full, dropped not_mapped)
+// on the non-lead records most of a topic is made of. Compare
+// <case>/fast with <case>/strict.
+func BenchmarkFastPath(b *testing.B) {
+	fast := mustNew(b, Config{LeadStatusID: seedStatusID})
+	strict := mustNew(b, Config{LeadStatusID: seedStatusID, StrictJSON: true})
+	for _, bc := range []struct {
+		name  string
+		input []byte
+	}{
+		{"page_view", benchPageView},
+		{"non_lead_track", benchNonLeadTrack},
+	} {
+		for _, m := range []struct {
+			name string
+			tr   *Transformer
+			drop DropReason
+		}{{"fast", fast, DropNoMappedName}, {"strict", strict, DropNotMapped}} {
+			b.Run(bc.name+"/"+m.name, func(b *testing.B) {
+				if r := m.tr.Transform(bc.input); r.Kind != KindDropped || r.Drop != m.drop {
+					b.Fatalf("got %v %q, want dropped %q", r.Kind, r.Drop, m.drop)
+				}
+				b.ReportAllocs()
+				b.SetBytes(int64(len(bc.input)))
+				for b.Loop() {
+					m.tr.Transform(bc.input)
+				}
+			})
+		}
+	}
+}

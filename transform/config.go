@@ -49,8 +49,15 @@ type Config struct {
 	CustomFields map[string]string
 	// Identify makes identify calls with an email results too (Result.Identify
 	// set), so the upsert mode can update an existing contact from them.
-	// Off (the product's rule): identify calls are dropped as not_mapped.
+	// Off (the product's rule): identify calls are dropped (no_mapped_name,
+	// or not_mapped with StrictJSON).
 	Identify bool
+	// StrictJSON parses every record in full, so a malformed JSON object that
+	// cannot be a lead is dead-lettered as invalid_event instead of dropped
+	// as no_mapped_name; slower. Off (the default), a record whose bytes
+	// cannot spell a mapped event name is dropped without being parsed
+	// (fastpath.go); records that could be leads are always parsed in full.
+	StrictJSON bool
 }
 
 // Validate reports the first setting that cannot work, naming it. It does

@@ -6,13 +6,26 @@
 //
 // # Order of checks
 //
+//  0. Fast path (unless Config.StrictJSON): a record that, trimmed of JSON
+//     whitespace, starts with '{' and ends with '}' and whose bytes cannot
+//     spell a mapped event name (nor "identify" with Config.Identify) is
+//     dropped no_mapped_name (Result.Event "unparsed") without being parsed,
+//     in a byte search instead of a full validation. Exact about leads; see
+//     fastpath.go for why no escape, duplicate key or case can hide a name.
+//     Dropping a malformed record here instead of dead-lettering it as
+//     invalid_event is safe: a record none of whose bytes spell a mapped name
+//     cannot create or update anything at Close whatever its content, so
+//     dead-lettering it would only let an operator replay it into another
+//     drop; nothing that could become a lead is lost, and records that could
+//     be leads keep every check below. Empty, non-JSON, array and scalar
+//     records still go to step 1 (invalid_event).
 //  1. The record must be a JSON object; the envelope members "type" and
 //     "event" must be strings and "traits", "properties" and "context"
 //     objects when present. Otherwise: KindInvalid (class invalid_event).
 //  2. Only "track" events whose name is in Config.Events (exact,
 //     case-sensitive) go on; anything else is dropped not_mapped. Steps 1
 //     and 2 are one allocation-free pass over the record, so non-lead events
-//     cost a scan, never a decode.
+//     step 0 could not rule out cost a scan, never a decode.
 //  3. context.traits must be an object when present (invalid_event).
 //     Traits are context.traits overridden key by key by top-level traits.
 //  4. Email: missing, null, "" or only whitespace: dropped no_email. Not a

@@ -46,10 +46,10 @@ var fixtureCases = []struct {
 	phoneIssue   string
 }{
 	{"seed_lead_submitted", "seed", KindLead, "", ""},
-	{"page_view", "default", KindDropped, DropNotMapped, ""},
-	{"identify", "default", KindDropped, DropNotMapped, ""},
-	{"track_not_in_list", "default", KindDropped, DropNotMapped, ""},
-	{"track_wrong_case_event", "default", KindDropped, DropNotMapped, ""},
+	{"page_view", "default", KindDropped, DropNoMappedName, ""},
+	{"identify", "default", KindDropped, DropNoMappedName, ""},
+	{"track_not_in_list", "default", KindDropped, DropNoMappedName, ""},
+	{"track_wrong_case_event", "default", KindDropped, DropNoMappedName, ""},
 	{"no_type", "default", KindDropped, DropNotMapped, ""},
 	{"unknown_type", "default", KindDropped, DropNotMapped, ""},
 	{"demo_requested_context_traits", "default", KindLead, "", ""},
@@ -72,14 +72,14 @@ var fixtureCases = []struct {
 	{"context_number", "default", KindInvalid, "", ""},
 	{"context_traits_string", "default", KindInvalid, "", ""},
 	{"type_number", "default", KindInvalid, "", ""},
-	{"page_with_bad_properties", "default", KindInvalid, "", ""},
+	{"page_with_bad_properties", "default", KindDropped, DropNoMappedName, ""},
 	{"not_json", "default", KindInvalid, "", ""},
 	{"truncated_json", "default", KindInvalid, "", ""},
 	{"empty", "default", KindInvalid, "", ""},
 	{"whitespace_only", "default", KindInvalid, "", ""},
 	{"array_event", "default", KindInvalid, "", ""},
 	{"string_event", "default", KindInvalid, "", ""},
-	{"trailing_garbage", "default", KindInvalid, "", ""},
+	{"trailing_garbage", "default", KindDropped, DropNoMappedName, ""},
 	{"custom_fields", "custom", KindLead, "", ""},
 	{"unicode_names", "default", KindLead, "", ""},
 	{"phone_unparseable", "default", KindLead, "", PhoneIssueNotANumber},
@@ -96,6 +96,22 @@ var fixtureCases = []struct {
 	{"duplicate_keys", "default", KindLead, "", ""},
 	{"duplicate_type_last_not_track", "default", KindDropped, DropNotMapped, ""},
 	{"escaped_keys_and_values", "default", KindLead, "", ""},
+}
+
+// strictOutcomes are the fixture cases whose outcome differs with
+// Config.StrictJSON: exactly those the default mode drops no_mapped_name
+// without parsing. Their strict Result is in golden/<case>.strict.json; for
+// every other case the strict Result must equal the default one.
+var strictOutcomes = map[string]struct {
+	kind Kind
+	drop DropReason
+}{
+	"page_view":                {KindDropped, DropNotMapped},
+	"identify":                 {KindDropped, DropNotMapped},
+	"track_not_in_list":        {KindDropped, DropNotMapped},
+	"track_wrong_case_event":   {KindDropped, DropNotMapped},
+	"page_with_bad_properties": {KindInvalid, ""},
+	"trailing_garbage":         {KindInvalid, ""},
 }
 
 // goldenResult is the reviewable form of a Result stored in testdata/golden.
@@ -148,13 +164,34 @@ func TestFixtures(t *testing.T) {
 				t.Fatalf("got kind=%v drop=%q phone_issue=%q err=%v; want kind=%v drop=%q phone_issue=%q",
 					res.Kind, res.Drop, res.PhoneIssue, res.Err, tc.kind, tc.drop, tc.phoneIssue)
 			}
-			got, err := json.MarshalIndent(toGolden(res), "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
+			got := marshalGolden(t, res)
 			compareGolden(t, filepath.Join("testdata", "golden", tc.name+".json"), got)
+
+			// The same record with StrictJSON.
+			cfg.StrictJSON = true
+			strict := mustNew(t, cfg).Transform(input)
+			checkResultShape(t, strict)
+			gotStrict := marshalGolden(t, strict)
+			want, differs := strictOutcomes[tc.name]
+			if differs != (res.Drop == DropNoMappedName) {
+				t.Fatalf("default drop %q: list the case in strictOutcomes exactly when it is %q", res.Drop, DropNoMappedName)
+			}
+			if !differs {
+				if !bytes.Equal(gotStrict, got) {
+					t.Fatalf("StrictJSON changed the result:\n got: %s\nwant: %s", gotStrict, got)
+				}
+				return
+			}
+			if strict.Kind != want.kind || strict.Drop != want.drop {
+				t.Fatalf("StrictJSON: got kind=%v drop=%q err=%v; want kind=%v drop=%q", strict.Kind, strict.Drop, strict.Err, want.kind, want.drop)
+			}
+			compareGolden(t, filepath.Join("testdata", "golden", tc.name+".strict.json"), gotStrict)
 		})
+	}
+	for name := range strictOutcomes {
+		if !covered[name] {
+			t.Errorf("strictOutcomes lists %s, which is not in fixtureCases", name)
+		}
 	}
 	// Every fixture file must be in the table (and so have a pinned outcome).
 	for _, f := range files {
@@ -163,6 +200,16 @@ func TestFixtures(t *testing.T) {
 			t.Errorf("testdata/events/%s.json has no entry in fixtureCases", name)
 		}
 	}
+}
+
+// marshalGolden renders r as stored in testdata/golden.
+func marshalGolden(t *testing.T, r Result) []byte {
+	t.Helper()
+	got, err := json.MarshalIndent(toGolden(r), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(got, '\n')
 }
 
 // checkResultShape asserts the Result contract: exactly the field for its

@@ -48,7 +48,14 @@ type DropReason string
 
 // Drop reasons, checked in this order.
 const (
-	DropNotMapped DropReason = "not_mapped" // not a track event in Config.Events
+	// DropNoMappedName: a JSON-object-shaped record none of whose bytes can
+	// spell a mapped event name (nor "identify" with Config.Identify), dropped
+	// without being parsed, so it may even be malformed JSON. It could never
+	// create or update anything at Close. Not used with Config.StrictJSON.
+	DropNoMappedName DropReason = "no_mapped_name"
+	// DropNotMapped: parsed in full and not a track event in Config.Events
+	// (e.g. a mapped name appears only inside properties, or StrictJSON).
+	DropNotMapped DropReason = "not_mapped"
 	DropNoEmail   DropReason = "no_email"   // no email trait (missing, null, empty or blank)
 	DropNoConsent DropReason = "no_consent" // consent category not granted
 )
@@ -70,8 +77,9 @@ type Result struct {
 	// Event labels the record for logs and metrics with bounded cardinality
 	// and no personal data: the configured event name for a mapped track
 	// event, otherwise the event type ("track", "page", "identify", "screen",
-	// "group", "alias", or "unknown"), and "" when the record is not a JSON
-	// object.
+	// "group", "alias", or "unknown"), "unparsed" for a record dropped
+	// no_mapped_name without being parsed, and "" when the record is not a
+	// JSON object.
 	Event string
 	// PhoneIssue is "" or one of the PhoneIssue constants when a phone trait
 	// was present but left out of the lead.

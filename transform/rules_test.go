@@ -14,8 +14,10 @@ func event(traitsJSON, consentJSON string) []byte {
 	return fmt.Appendf(nil, `{"type":"track","event":"Lead Submitted","traits":%s,"context":{"consent":%s}}`, traitsJSON, consentJSON)
 }
 
+// TestOrderOfChecks pins the full path's order, so it runs with StrictJSON;
+// the fast path comes before all of it (TestFastPathComesFirst).
 func TestOrderOfChecks(t *testing.T) {
-	tr := mustNew(t, Config{})
+	tr := mustNew(t, Config{StrictJSON: true})
 	cases := []struct {
 		name  string
 		input string
@@ -220,8 +222,11 @@ func TestConcurrentUse(t *testing.T) {
 	}
 }
 
+// TestEventLabels pins the labels of records parsed in full (StrictJSON);
+// by default, those without the mapped name are labelled "unparsed".
 func TestEventLabels(t *testing.T) {
-	tr := mustNew(t, Config{Events: []string{"Trial Started"}})
+	tr := mustNew(t, Config{Events: []string{"Trial Started"}, StrictJSON: true})
+	dflt := mustNew(t, Config{Events: []string{"Trial Started"}})
 	cases := map[string]string{
 		`{"type":"track","event":"Trial Started"}`:        "Trial Started",
 		`{"type":"track","event":"Lead Submitted"}`:       "track", // not in this config
@@ -241,6 +246,12 @@ func TestEventLabels(t *testing.T) {
 		if r := tr.Transform([]byte(in)); r.Event != want {
 			t.Errorf("%s: event label %q, want %q", in, r.Event, want)
 		}
+		if !strings.Contains(in, "Trial Started") && !strings.Contains(in, `\u`) {
+			want = unparsedLabel
+		}
+		if r := dflt.Transform([]byte(in)); r.Event != want {
+			t.Errorf("%s: default event label %q, want %q", in, r.Event, want)
+		}
 	}
 }
 
@@ -255,19 +266,28 @@ func TestLargeAndDeepRecords(t *testing.T) {
 			`,"traits":{"email":"a@b.co","company":"` + big + `"},"context":{"consent":{"marketing":true}}}`
 	}
 	cases := []struct {
-		name string
-		in   string
-		kind Kind
+		name   string
+		in     string
+		kind   Kind
+		strict bool
 	}{
-		{"2 MiB page view", `{"type":"page","properties":{"s":"` + big + `"}}`, KindDropped},
-		{"2 MiB page view, broken at the end", `{"type":"page","properties":{"s":"` + big + `"}`, KindInvalid},
-		{"lead with 2 MiB company", lead(`{}`), KindLead},
+		{"2 MiB page view", `{"type":"page","properties":{"s":"` + big + `"}}`, KindDropped, false},
+		{"2 MiB page view, StrictJSON", `{"type":"page","properties":{"s":"` + big + `"}}`, KindDropped, true},
+		// Names no mapped event: dropped unparsed unless StrictJSON.
+		{"2 MiB page view, broken at the end", `{"type":"page","properties":{"s":"` + big + `"}`, KindDropped, false},
+		{"2 MiB page view, broken at the end, StrictJSON", `{"type":"page","properties":{"s":"` + big + `"}`, KindInvalid, true},
+		{"lead with 2 MiB company", lead(`{}`), KindLead, false},
 		// deep(n) is the properties object itself, inside the record: n+1 levels.
-		{"lead nested to the limit", lead(deep(maxNestingDepth - 1)), KindLead},
-		{"lead nested past the limit", lead(deep(maxNestingDepth)), KindInvalid},
+		{"lead nested to the limit", lead(deep(maxNestingDepth - 1)), KindLead, false},
+		{"lead nested past the limit", lead(deep(maxNestingDepth)), KindInvalid, false},
 	}
+	strict := mustNew(t, Config{CustomFields: map[string]string{"cf_a": "properties.a.a.a"}, StrictJSON: true})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			tr := tr
+			if tc.strict {
+				tr = strict
+			}
 			r := tr.Transform([]byte(tc.in))
 			if r.Kind != tc.kind {
 				t.Fatalf("kind %v (err %v), want %v", r.Kind, r.Err, tc.kind)
@@ -292,8 +312,11 @@ func TestIdentifyResultsOnlyWhenAsked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := off.Transform(ev); res.Kind != KindDropped || res.Drop != DropNotMapped {
+	if res := off.Transform(ev); res.Kind != KindDropped || res.Drop != DropNoMappedName {
 		t.Fatalf("identify without Config.Identify: %+v", res)
+	}
+	if res := mustNew(t, Config{StrictJSON: true}).Transform(ev); res.Kind != KindDropped || res.Drop != DropNotMapped {
+		t.Fatalf("identify without Config.Identify, StrictJSON: %+v", res)
 	}
 	on, err := New(Config{Identify: true})
 	if err != nil {

@@ -16,6 +16,11 @@ type Transformer struct {
 	statusID string
 	custom   []customField // sorted by id so leads are built deterministically
 	identify bool          // identify calls are results too (Config.Identify)
+
+	// Fast path (fastpath.go): off when strict.
+	strict          bool
+	needles         [][]byte // mapped names, plus "identify" when identify
+	needEscapeCheck bool     // a needle holds a character with a short escape
 }
 
 type customField struct {
@@ -42,6 +47,7 @@ func New(cfg Config) (*Transformer, error) {
 	for _, name := range events {
 		t.events[name] = name
 	}
+	t.initFastPath(cfg.StrictJSON)
 	if t.consent == "" {
 		t.consent = DefaultConsentCategory
 	}
@@ -103,11 +109,16 @@ func parseEnvelope(data []byte) (envelope, error) {
 var knownTypes = []string{"track", "identify", "page", "screen", "group", "alias"}
 
 // Transform maps one record value to a lead, a drop or an invalid-event
-// error. Checks run in this order: JSON and envelope shape (invalid_event),
-// event mapping (not_mapped), email (no_email, or invalid_event when
-// malformed), consent (no_consent). value is not retained or modified.
-// Safe for concurrent use; never panics.
+// error. Checks run in this order: unless Config.StrictJSON, an object none
+// of whose bytes can spell a mapped name (no_mapped_name, without parsing;
+// fastpath.go); JSON and envelope shape (invalid_event), event mapping
+// (not_mapped), email (no_email, or invalid_event when malformed), consent
+// (no_consent). value is not retained or modified. Safe for concurrent use;
+// never panics.
 func (t *Transformer) Transform(value []byte) Result {
+	if t.cannotBeResult(value) {
+		return Result{Kind: KindDropped, Drop: DropNoMappedName, Event: unparsedLabel}
+	}
 	env, err := parseEnvelope(value)
 	if err != nil {
 		return Result{Kind: KindInvalid, Err: err}

@@ -144,7 +144,7 @@ func TestDemoOutcomesMatchTheSamples(t *testing.T) {
 	if err := json.Indent(&pretty, seed.Body, "  ", "  "); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{pretty.String(), "permanent", "invalid_event", "Finished in", "dropped        not_mapped     8"} {
+	for _, s := range []string{pretty.String(), "permanent", "invalid_event", "Finished in", "dropped        no_mapped_name  8", "dropped        not_mapped      1"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("report lacks %q:\n%s", s, out)
 		}

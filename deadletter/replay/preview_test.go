@@ -40,7 +40,7 @@ func TestPreviewDescribe(t *testing.T) {
 			want: []string{`send {"name":"Acme Inc"`}},
 		{name: "email as lead name", value: `{"type":"track","event":"Signed Up","traits":{"email":"solo@x.io"},"context":{"consent":{"marketing":true}}}`,
 			want: []string{`send {"name":"s***@x.io"`}, notWant: []string{"solo@"}},
-		{name: "dropped", value: `{"type":"page","name":"Pricing"}`, want: []string{"drop not_mapped"}},
+		{name: "dropped", value: `{"type":"page","name":"Pricing"}`, want: []string{"drop no_mapped_name"}},
 		{name: "no consent", value: strings.Replace(janeEvent, "true", "false", 1), want: []string{"drop no_consent"}},
 		{name: "invalid", value: "not json", want: []string{"dead-letter invalid_event: invalid event: not JSON"}},
 		{name: "too large", value: janeEvent, max: 10, want: []string{"dead-letter invalid_event: record value is", "10-byte limit"}},

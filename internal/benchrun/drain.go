@@ -120,13 +120,22 @@ func child(ctx context.Context, o opts, b *broker, t *drainTopic, group string) 
 	var r childResult
 	emu := newEmulator(0)
 	defer emu.close()
+	extra := []string{"--rate", noLimit, "--burst", noLimit}
+	if o.profile != "" {
+		extra = append(extra, "--pprof")
+	}
 	start := time.Now()
-	p, err := startProc(o.bin, o.logDir, o.childEnv, "drain-"+group, runArgs(b, emu.srv.URL, t.topic, t.dlq, group,
-		"--rate", noLimit, "--burst", noLimit))
+	p, err := startProc(o.bin, o.logDir, o.childEnv, "drain-"+group, runArgs(b, emu.srv.URL, t.topic, t.dlq, group, extra...))
 	if err != nil {
 		return r, err
 	}
 	defer p.kill()
+	var prof *profiler
+	if o.profile != "" {
+		if prof, err = startCPUProfile(p, o.profile, o.profileSeconds); err != nil {
+			return r, err
+		}
+	}
 	if err := waitCommitted(ctx, b, group, t.topic, p, 20*time.Minute); err != nil {
 		return r, err
 	}
@@ -134,6 +143,11 @@ func child(ctx context.Context, o opts, b *broker, t *drainTopic, group string) 
 	r.RecordsPerSec = float64(t.events) / r.Seconds
 	if r.usage, err = readUsage(p.cmd.Process.Pid); err != nil {
 		return r, err
+	}
+	if prof != nil {
+		if err := prof.finish(); err != nil {
+			return r, err
+		}
 	}
 	if err := p.stop(90 * time.Second); err != nil {
 		return r, err

@@ -46,6 +46,8 @@ type opts struct {
 	leadEvery      int
 	childEnv       []string
 	drainOnly      bool
+	profile        string
+	profileSeconds int
 }
 
 func main() {
@@ -69,6 +71,8 @@ func main() {
 		o.childEnv = append(o.childEnv, v)
 		return nil
 	})
+	flag.StringVar(&o.profile, "profile", "", "directory for pprof profiles of the drain's child (run with --pprof): CPU for -profile-seconds from its start, heap just before it stops")
+	flag.IntVar(&o.profileSeconds, "profile-seconds", 10, "length of the drain child's CPU profile (under 30 s)")
 	flag.IntVar(&o.kfakePort, "kfake-port", 0, "kfake's 127.0.0.1 port (0 = any free port); ignored with KAFKA_BROKERS")
 	flag.Parse()
 	set := map[string]bool{}

@@ -146,7 +146,7 @@ func (b *broker) committedAll(ctx context.Context, group, topic string) (bool, e
 // gen makes realistic Signal events (≈700 bytes: a track call with traits
 // and page, library and consent context). Lead events are "Lead Submitted"
 // with a unique email and marketing consent; the others are track events
-// closesink does not map (dropped not_mapped), as most of a real topic is.
+// closesink does not map (dropped no_mapped_name, unparsed), as most of a real topic is.
 type gen struct {
 	rng *rand.Rand
 	run string

@@ -40,15 +40,20 @@ type Config struct {
 	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`
 	SessionTimeout   time.Duration `yaml:"session_timeout"`
 	MaxRecordBytes   int           `yaml:"max_record_bytes"`
+	BufferBytes      int           `yaml:"buffer_bytes"`
+	FetchMaxBytes    int           `yaml:"fetch_max_bytes"`
 	DedupeWindow     int           `yaml:"dedupe_window"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
-	NotReadyAfter    time.Duration `yaml:"not_ready_after"`
-	LogLevel         string        `yaml:"log_level"`
-	LogFormat        string        `yaml:"log_format"`
-	LogPII           bool          `yaml:"log_pii"`
-	Mapping          Mapping       `yaml:"mapping"`
-	Delivery         Delivery      `yaml:"delivery"`
-	Kafka            Kafka         `yaml:"kafka"`
+	// PProf serves Go's /debug/pprof/ profiles on MetricsAddr: for
+	// measuring a running worker, off by default.
+	PProf         bool          `yaml:"pprof"`
+	NotReadyAfter time.Duration `yaml:"not_ready_after"`
+	LogLevel      string        `yaml:"log_level"`
+	LogFormat     string        `yaml:"log_format"`
+	LogPII        bool          `yaml:"log_pii"`
+	Mapping       Mapping       `yaml:"mapping"`
+	Delivery      Delivery      `yaml:"delivery"`
+	Kafka         Kafka         `yaml:"kafka"`
 
 	// APIKey is read from CLOSE_API_KEY or the file named by APIKeyFile,
 	// never from a flag (it would show in `ps`) nor from the YAML file.
@@ -59,6 +64,8 @@ type Config struct {
 type Mapping struct {
 	Events       []string          `yaml:"events"`
 	CustomFields map[string]string `yaml:"custom_fields"`
+	// StrictJSON parses every record in full (transform.Config.StrictJSON).
+	StrictJSON bool `yaml:"strict_json"`
 }
 
 // Delivery chooses how a lead event reaches Close.
@@ -123,6 +130,8 @@ func Defaults() Config {
 		SessionTimeout:   DefaultSessionTimeout,
 		Delivery:         Delivery{Mode: ModeCreate, OnMatch: OnMatchUpdate, Memory: 10000},
 		MaxRecordBytes:   pipeline.DefaultMaxRecordBytes,
+		BufferBytes:      consumer.DefaultMemberBufferedBytes,
+		FetchMaxBytes:    consumer.DefaultFetchMaxBytes,
 		DedupeWindow:     10000,
 		NotReadyAfter:    DefaultNotReadyAfter,
 		LogLevel:         "info",
@@ -224,6 +233,12 @@ func (c *Config) Validate() error {
 		return invalid("results-topic must differ from topic and dlq-topic (%q)", c.ResultsTopic)
 	case c.NotReadyAfter < 0:
 		return invalid("not-ready-after must be > 0")
+	case c.BufferBytes < 1<<20:
+		return invalid("buffer-bytes must be at least 1 MiB (1048576), got %d", c.BufferBytes)
+	case c.FetchMaxBytes < 64<<10 || c.FetchMaxBytes > 1<<30:
+		return invalid("fetch-max-bytes must be between 64 KiB (65536) and 1 GiB, got %d", c.FetchMaxBytes)
+	case c.PProf && c.MetricsAddr == "":
+		return invalid("pprof needs metrics-addr: the profiles are served there")
 	case c.APIKey == "":
 		return invalid("the Close API key is required: set %s or --api-key-file", EnvAPIKey)
 	case c.Rate <= 0:
@@ -294,8 +309,8 @@ func (c Config) Redacted() map[string]any {
 		"rate": c.Rate, "burst": c.Burst, "max_retry_duration": c.MaxRetryDuration.String(),
 		"request_timeout": c.RequestTimeout.String(), "shutdown_timeout": c.ShutdownTimeout.String(),
 		"session_timeout":  c.SessionTimeout.String(),
-		"max_record_bytes": c.MaxRecordBytes, "dedupe_window": c.DedupeWindow, "metrics_addr": c.MetricsAddr, "log_pii": c.LogPII,
-		"events": c.Mapping.Events, "custom_fields": c.Mapping.CustomFields,
+		"max_record_bytes": c.MaxRecordBytes, "buffer_bytes": c.BufferBytes, "fetch_max_bytes": c.FetchMaxBytes, "dedupe_window": c.DedupeWindow, "metrics_addr": c.MetricsAddr, "pprof": c.PProf, "log_pii": c.LogPII,
+		"events": c.Mapping.Events, "custom_fields": c.Mapping.CustomFields, "strict_json": c.Mapping.StrictJSON,
 		"mode": c.Delivery.Mode, "on_match": c.Delivery.OnMatch, "update_on_identify": c.Delivery.UpdateOnIdentify,
 		"upsert_memory": c.Delivery.Memory,
 		"kafka_tls":     c.Kafka.TLS, "kafka_sasl_mechanism": c.Kafka.SASLMechanism, "kafka_sasl_password": set(c.Kafka.SASLPassword),

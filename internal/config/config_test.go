@@ -126,6 +126,7 @@ func TestBadInputsNameTheSetting(t *testing.T) {
 		{"bad on-match", with("CLOSESINK_ON_MATCH", "ignore"), "on-match"},
 		{"identify updates need upsert", with("CLOSESINK_UPDATE_ON_IDENTIFY", "true"), "update-on-identify needs --mode upsert"},
 		{"request outlasts shutdown", with("CLOSESINK_REQUEST_TIMEOUT", "30s"), "request-timeout (30s) must be shorter than shutdown-timeout"},
+		{"pprof without an address", with("CLOSESINK_PPROF", "true"), "pprof needs metrics-addr"},
 		{"shutdown outlasts session", with("CLOSESINK_SHUTDOWN_TIMEOUT", "40s"), "must be shorter than session-timeout"},
 	}
 	for _, tc := range cases {

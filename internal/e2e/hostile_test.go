@@ -160,9 +160,13 @@ func hostileCorpus(round, maxRecord int) []item {
 	add(wantDLQ, "invalid_event", "empty value", []byte{})
 	add(wantDLQ, "invalid_event", "null value (tombstone)", nil)
 	invalid("whitespace only", " \n\t ")
-	for _, v := range []string{`[]`, `"Lead Submitted"`, `42`, `null`, `true`, `{}{}`} {
+	for _, v := range []string{`[]`, `"Lead Submitted"`, `42`, `null`, `true`} {
 		invalid("top level "+v, v)
 	}
+	// Malformed, but shaped like an object and spelling no mapped event
+	// name: it cannot be a lead, so it is dropped unparsed (no_mapped_name,
+	// README "What happens to each event"), not dead-lettered.
+	drop("top level {}{}", `{}{}`)
 
 	// Invalid UTF-8: in text fields it becomes U+FFFD; in the email it
 	// makes the address invalid.
@@ -188,19 +192,20 @@ func hostileCorpus(round, maxRecord int) []item {
 	deep := func(levels int) string { return strings.Repeat(`{"a":`, levels) + `1` + strings.Repeat(`}`, levels) }
 	lead("properties 9,999 deep (10,000 levels)", "", deep(9_999))
 	invalid("properties 10,000 deep (10,001 levels)", consented(`"traits":{"email":"deep@leads.example.com"},"properties":`+deep(10_000)))
-	invalid("page view with arrays 10,000 deep",
+	drop("page view with arrays 10,000 deep (no mapped name: dropped unparsed)",
 		`{"type":"page","properties":{"a":`+strings.Repeat("[", 10_000)+strings.Repeat("]", 10_000)+`}}`)
 
 	// Wrong types everywhere.
 	invalid("type is a number", `{"type":1,"event":"Lead Submitted"}`)
-	invalid("event is a number", `{"type":"track","event":7}`)
+	drop("event is a number, no mapped name anywhere (dropped unparsed)", `{"type":"track","event":7}`)
+	invalid("event is a number, a mapped name elsewhere", `{"type":"track","event":7,"properties":{"form":"Lead Submitted"}}`)
 	invalid("traits is an array", consented(`"traits":["email","a@leads.example.com"]`))
 	invalid("context is a string", `{"type":"track","event":"Lead Submitted","traits":{"email":"a@leads.example.com"},"context":"x"}`)
 	invalid("properties is a string", consented(`"traits":{"email":"a@leads.example.com"},"properties":"Pricing"`))
 	invalid("context.traits is a string", `{"type":"track","event":"Lead Submitted","context":{"traits":"x","consent":{"marketing":true}}}`)
 	invalid("email is a number", consented(`"traits":{"email":42}`))
 	invalid("email is an object", consented(`"traits":{"email":{"address":"a@leads.example.com"}}`))
-	invalid("page view with array properties", `{"type":"page","properties":["a"]}`)
+	drop("page view with array properties (no mapped name: dropped unparsed)", `{"type":"page","properties":["a"]}`)
 	lead("names, title, company of wrong types", `,"firstName":5,"lastName":true,"title":[],"company":{}`, `{}`)
 	lead("phone is a number", `,"phone":5551234567`, `{"lead_type":7}`)
 	drop("consent is the string \"true\"",

@@ -51,7 +51,7 @@ func leadItem(prefix string, i int) item {
 	return item{key: key, value: leadEvent(key, email), want: wantLead, email: email, what: "lead"}
 }
 
-// mix is a backlog: leads, page views (dropped not_mapped), records that are
+// mix is a backlog: leads, page views (dropped no_mapped_name), records that are
 // not JSON (invalid_event) and leads the emulator rejects with 422
 // (permanent, see rejected), shuffled and spread round-robin over the
 // partitions.

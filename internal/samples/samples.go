@@ -39,7 +39,7 @@ const HeaderSample = "demo-sample"
 var ErrBadSamples = errors.New("samples: bad embedded events.json")
 
 // Expect is the outcome a sample must get: Outcome is the pipeline's outcome;
-// Reason is the drop reason (not_mapped, no_email, no_consent) or
+// Reason is the drop reason (no_mapped_name, not_mapped, no_email, no_consent) or
 // the dead-letter class (invalid_event, permanent, ...), empty when delivered.
 type Expect struct {
 	Outcome pipeline.Kind

@@ -62,8 +62,8 @@ func BenchmarkWorkerDropPath(b *testing.B) {
 	b.Run("closesink_worker", func(b *testing.B) {
 		m := metrics.New()
 		timeWorker(b, benchWorld(b), service.Options{Metrics: m})
-		if s := m.Snapshot(); s.Dropped["not_mapped"] != int64(b.N) || s.Delivered != 0 || len(s.DeadLettered) != 0 {
-			b.Fatalf("outcomes %+v, want %d not_mapped drops", s, b.N)
+		if s := m.Snapshot(); s.Dropped["no_mapped_name"] != int64(b.N) || s.Delivered != 0 || len(s.DeadLettered) != 0 {
+			b.Fatalf("outcomes %+v, want %d no_mapped_name drops", s, b.N)
 		}
 	})
 	// With tracing on and every record sampled (spans batched to an

@@ -29,6 +29,7 @@ func newTransformer(cfg config.Config) (*transform.Transformer, error) {
 		LeadStatusID:    cfg.LeadStatusID,
 		CustomFields:    cfg.Mapping.CustomFields,
 		Identify:        cfg.Delivery.Mode == config.ModeUpsert && cfg.Delivery.UpdateOnIdentify,
+		StrictJSON:      cfg.Mapping.StrictJSON,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", config.ErrInvalid, err)

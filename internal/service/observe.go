@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,8 +16,9 @@ import (
 )
 
 // serveMetrics serves /metrics, /healthz (liveness) and /readyz
-// (readiness) on addr; h nil answers both probes with a plain ok.
-func serveMetrics(addr string, m *metrics.Metrics, log *zap.Logger, h *health) (string, func(), error) {
+// (readiness) on addr, and Go's /debug/pprof/ when withPProf; h nil
+// answers both probes with a plain ok.
+func serveMetrics(addr string, m *metrics.Metrics, log *zap.Logger, h *health, withPProf bool) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("metrics-addr %s: %w", addr, err)
@@ -31,8 +33,19 @@ func serveMetrics(addr string, m *metrics.Metrics, log *zap.Logger, h *health) (
 		mux.HandleFunc("/healthz", ok)
 		mux.HandleFunc("/readyz", ok)
 	}
+	if withPProf {
+		// Registered by hand: importing net/http/pprof for its side effect
+		// would put the profiles on http.DefaultServeMux, served nowhere.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	// Timeouts so a slow or idle client cannot hold connections open: a
 	// scrape is a small GET answered at once.
+	// (A CPU profile must therefore be shorter than the write timeout: pprof
+	// refuses ?seconds=30 or more.)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 	go func() {

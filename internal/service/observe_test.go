@@ -3,6 +3,9 @@ package service
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,5 +43,27 @@ func TestSummaryLine(t *testing.T) {
 	}
 	if rate, ok := f["delivered_per_second"].(float64); !ok || rate <= 0 {
 		t.Fatalf("delivered_per_second = %v", f["delivered_per_second"])
+	}
+}
+
+// Go's profiles are served on the metrics address only when asked for.
+func TestPProfOnlyWhenEnabled(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		addr, stop, err := serveMetrics("127.0.0.1:0", metrics.New(), zap.NewNop(), nil, on)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+		if err != nil {
+			stop()
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		stop()
+		served := resp.StatusCode == http.StatusOK && strings.Contains(string(body), "goroutine profile")
+		if served != on {
+			t.Fatalf("pprof %v: GET /debug/pprof/goroutine = %d, profile served %v", on, resp.StatusCode, served)
+		}
 	}
 }

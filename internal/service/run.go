@@ -137,14 +137,16 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	}
 	var owned atomic.Int32 // partitions this member owns now
 	ccfg := consumer.Config{
-		Brokers:       cfg.Brokers,
-		Topic:         cfg.Topic,
-		Group:         cfg.Group,
-		InstanceID:    cfg.InstanceID,
-		Handler:       pl,
-		Logger:        log,
-		StopTimeout:   cfg.ShutdownTimeout,
-		OnStopTimeout: dc.Abort,
+		Brokers:             cfg.Brokers,
+		Topic:               cfg.Topic,
+		Group:               cfg.Group,
+		InstanceID:          cfg.InstanceID,
+		Handler:             pl,
+		Logger:              log,
+		StopTimeout:         cfg.ShutdownTimeout,
+		OnStopTimeout:       dc.Abort,
+		MemberBufferedBytes: cfg.BufferBytes,
+		FetchMaxBytes:       cfg.FetchMaxBytes,
 		ClientOpts: append(opts, kgo.SessionTimeout(cfg.SessionTimeout),
 			kgo.WithHooks(kprom.NewMetrics("closesink_kafka", kprom.Registry(m.Registry)))),
 		OnCommit: func(p int32, next int64) {
@@ -183,7 +185,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 		return setup(err)
 	}
 	if cfg.MetricsAddr != "" {
-		addr, stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log, hs)
+		addr, stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log, hs, cfg.PProf)
 		if err != nil {
 			return setup(err)
 		}

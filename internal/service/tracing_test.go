@@ -120,7 +120,7 @@ func TestTracingRunAndReplay(t *testing.T) {
 	}
 	delivered, dropped, dead := procs[0], procs[1], procs[2]
 	wantAttrs(t, "delivered", delivered, map[attribute.Key]string{"closesink.outcome": "delivered", "closesink.action": "created"})
-	wantAttrs(t, "dropped", dropped, map[attribute.Key]string{"closesink.outcome": "dropped", "closesink.reason": "not_mapped"})
+	wantAttrs(t, "dropped", dropped, map[attribute.Key]string{"closesink.outcome": "dropped", "closesink.reason": "no_mapped_name"})
 	wantAttrs(t, "dead-lettered", dead, map[attribute.Key]string{"closesink.outcome": "dead_lettered",
 		"closesink.reason": "permanent", "error.type": "permanent", "closesink.http_status": "400"})
 	if dead.Status.Code != codes.Error || delivered.Status.Code == codes.Error {
