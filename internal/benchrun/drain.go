@@ -160,9 +160,10 @@ func child(ctx context.Context, o opts, b *broker, t *drainTopic, group string) 
 }
 
 // inProcess drains the topic with the worker `closesink run` builds
-// (service.Run) inside this process, with extra client options: the fetch
-// settings cannot reach the child process (closesink has no flag or YAML
-// key for them), so this is where they are tried on the worker.
+// (service.Run) inside this process, with extra client options: only
+// --fetch-max-bytes and --buffer-bytes reach a child process (try those with
+// -child-env CLOSESINK_FETCH_MAX_BYTES=...), so this is where franz-go's
+// other fetch settings are tried on the worker.
 func inProcess(ctx context.Context, b *broker, t *drainTopic, group string, extra []kgo.Opt) (float64, error) {
 	emu := newEmulator(0)
 	defer emu.close()

@@ -110,7 +110,7 @@ func (r *results) print(w io.Writer) {
 	}
 	_ = tw.Flush()
 	if len(r.Variants) > 0 {
-		fmt.Fprintf(w, "\nfetch settings (%d events each; the worker in-process via service.Run, since closesink has no flag for them)\n\n", r.Variants[0].Events)
+		fmt.Fprintf(w, "\nfetch settings (%d events each; the worker in-process via service.Run with franz-go options, most of which closesink has no flag for)\n\n", r.Variants[0].Events)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "variant\tbare records/s\tworker records/s\tratio")
 		for _, v := range r.Variants {
