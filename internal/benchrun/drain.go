@@ -54,6 +54,26 @@ func makeDrainTopic(ctx context.Context, b *broker, g *gen, n, leadEvery int) (*
 	return t, nil
 }
 
+// dropPathDrain drains a topic of the same size without leads, bare then
+// closesink, as the main drain does.
+func dropPathDrain(ctx context.Context, o opts, b *broker, g *gen) (*drainResult, error) {
+	t, err := makeDrainTopic(ctx, b, g, o.events, 0)
+	if err != nil {
+		return nil, err
+	}
+	r := &drainResult{AvgEventBytes: float64(t.bytes) / float64(t.events)}
+	if r.Bare, err = bare(ctx, b, t, uniq("dbare"), nil); err != nil {
+		return nil, err
+	}
+	o.profile = "" // -profile is for the main drain's child
+	c, err := child(ctx, o, b, t, uniq("dchild"))
+	if err != nil {
+		return nil, err
+	}
+	r.Closesink, r.ClosesinkSeconds, r.Ratio = c.RecordsPerSec, c.Seconds, c.RecordsPerSec/r.Bare
+	return r, nil
+}
+
 // variant is a set of fetch settings tried on both consumers.
 type variant struct {
 	Name string

@@ -5,7 +5,8 @@
 //     first through a bare franz-go group consumer (poll, discard, commit),
 //     then through `closesink run` as a process (limiter effectively off)
 //     against the Close emulator, until the group's committed offsets reach
-//     the end: records/s of each and their ratio.
+//     the end: records/s of each and their ratio. Then the same without
+//     leads (-drop-path), to separate the drop path from the creates.
 //  2. Rate-limit utilisation: uniform and skewed keys, 1 and 3 members,
 //     the emulator enforcing 1.25 × the budget: achieved rate ÷ budget, 429s.
 //  3. Latency: 10 leads/s, produce → emulator receipt, p50 and p99.
@@ -47,6 +48,7 @@ type opts struct {
 	childEnv       []string
 	drainOnly      bool
 	profile        string
+	dropPath       bool
 	profileSeconds int
 }
 
@@ -63,6 +65,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin/closesink", "the closesink binary the children run")
 	flag.BoolVar(&o.build, "build", true, "build -bin first (as `make build` does)")
 	flag.BoolVar(&o.drainOnly, "drain-only", false, "only the drain (and fetch variants): no rate-limit or latency scenarios, goals of those unjudged")
+	flag.BoolVar(&o.dropPath, "drop-path", true, "also drain the same number of events without leads (bare and closesink), to separate the drop path from the creates")
 	flag.IntVar(&o.leadEvery, "lead-every", 100, "every n-th drain event is a lead (100 = 1 %; 0 = none)")
 	flag.Func("child-env", "KEY=VALUE added to the closesink children's environment (repeatable; e.g. GOMEMLIMIT=64MiB)", func(v string) error {
 		if !strings.Contains(v, "=") {
@@ -153,6 +156,13 @@ func run(ctx context.Context, o opts) error {
 		CPUSecondsPerMillion: c.CPUSeconds / float64(o.events) * 1e6}
 	step("closesink run: %.0f records/s (ratio %.2f), peak RSS %.1f MB, CPU %.1fs", c.RecordsPerSec, res.Drain.Ratio,
 		res.Footprint.PeakRSSMB, c.CPUSeconds)
+
+	if o.dropPath && o.leadEvery > 0 {
+		if res.DropPath, err = dropPathDrain(ctx, o, b, g); err != nil {
+			return err
+		}
+		step("drain without leads: bare %.0f/s, closesink %.0f/s (ratio %.2f)", res.DropPath.Bare, res.DropPath.Closesink, res.DropPath.Ratio)
+	}
 
 	if o.variants {
 		vt := t

@@ -13,17 +13,21 @@ import (
 )
 
 type results struct {
-	Broker    string          `json:"broker"`
-	Brokers   []string        `json:"brokers"`
-	Machine   machineInfo     `json:"machine"`
-	Command   string          `json:"command"`
-	Started   time.Time       `json:"started"`
-	Seconds   float64         `json:"seconds"`
-	Events    int             `json:"events"`
-	LeadEvery int             `json:"lead_every"`
-	ChildEnv  []string        `json:"child_env,omitempty"`
-	Budget    float64         `json:"budget_per_sec"`
-	Drain     drainResult     `json:"drain"`
+	Broker    string      `json:"broker"`
+	Brokers   []string    `json:"brokers"`
+	Machine   machineInfo `json:"machine"`
+	Command   string      `json:"command"`
+	Started   time.Time   `json:"started"`
+	Seconds   float64     `json:"seconds"`
+	Events    int         `json:"events"`
+	LeadEvery int         `json:"lead_every"`
+	ChildEnv  []string    `json:"child_env,omitempty"`
+	Budget    float64     `json:"budget_per_sec"`
+	Drain     drainResult `json:"drain"`
+	// DropPath is the same drain without leads (when -drop-path is on):
+	// what the worker costs on the records most of a topic holds, apart
+	// from the creates at Close.
+	DropPath  *drainResult    `json:"drop_path_drain,omitempty"`
 	Footprint footprint       `json:"footprint"`
 	Variants  []variantResult `json:"fetch_variants,omitempty"`
 	RateLimit []rateResult    `json:"rate_limit"`
@@ -72,6 +76,10 @@ func (r *results) judge() {
 	add("drain: bare franz-go consumer", fmt.Sprintf("%.0f records/s", d.Bare), "baseline", nil)
 	add("drain: closesink run (process)", fmt.Sprintf("%.0f records/s", d.Closesink), "", nil)
 	add("drain: closesink / bare", fmt.Sprintf("%.2f", d.Ratio), "≥ 0.80", yes(d.Ratio >= 0.8))
+	if dp := r.DropPath; dp != nil {
+		add("drain, no leads: bare / closesink", fmt.Sprintf("%.0f / %.0f records/s", dp.Bare, dp.Closesink), "", nil)
+		add("drain, no leads: closesink / bare", fmt.Sprintf("%.2f", dp.Ratio), "reported (drop path)", nil)
+	}
 	for _, rl := range r.RateLimit {
 		target, met := "", (*bool)(nil)
 		switch {
