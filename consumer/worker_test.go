@@ -79,6 +79,58 @@ func TestWorkerResumesAtHalfRecords(t *testing.T) {
 	}
 }
 
+// The poll loop's pause call can come late: after the worker already
+// drained half the queue and resumed. franz-go must still end resumed, or
+// the partition stays paused with an empty queue and is never read again.
+func TestWorkerLatePauseDoesNotOutliveTheResume(t *testing.T) {
+	w, fc := newTestWorker(t, Config{MaxBuffered: 4, MaxBufferedBytes: 1 << 20})
+	fc.pausing, fc.pauseGate = make(chan struct{}, 1), make(chan struct{})
+	enqueued := make(chan struct{})
+	go func() { w.enqueue(records(0, 1, 1, 1, 1)); close(enqueued) }()
+	select {
+	case <-fc.pausing: // the queue is full; the pause call has not taken effect
+	case <-time.After(waitFor):
+		t.Fatal("no pause call")
+	}
+	drained := make(chan struct{})
+	go func() {
+		rec, _, _ := w.next(nil)
+		rec2, _, _ := w.next(nil) // 2 of 4 left: half, so resume
+		if rec == nil || rec2 == nil {
+			t.Error("next returned no record")
+		}
+		close(drained)
+	}()
+	// Let the worker get as far as it can before the pause lands; with
+	// the resume ordered after the pause it waits, without it it resumes.
+	deadline := time.Now().Add(waitFor)
+	for {
+		w.mu.Lock()
+		n, paused := len(w.queue), w.paused
+		w.mu.Unlock()
+		if n == 2 && !paused {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue %d, paused %v: the worker did not drain to half", n, paused)
+		}
+		time.Sleep(time.Millisecond) // polling a condition with a deadline
+	}
+	close(fc.pauseGate)
+	for _, ch := range []chan struct{}{enqueued, drained} {
+		select {
+		case <-ch:
+		case <-time.After(waitFor):
+			t.Fatal("enqueue or next did not return")
+		}
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if got := fc.order; len(got) == 0 || got[len(got)-1] != "resume" {
+		t.Fatalf("fetch calls %v: the partition ends paused with %d records queued", got, len(w.queue))
+	}
+}
+
 func TestWorkerResumesAtHalfBytes(t *testing.T) {
 	w, fc := newTestWorker(t, Config{MaxBuffered: 1000, MaxBufferedBytes: 100})
 	w.enqueue(records(0, sizes(10, 10)...)) // 100 bytes

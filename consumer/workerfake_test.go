@@ -33,14 +33,25 @@ type fakeClient struct {
 	// failCommit, if set, makes the n-th CommitRecords call (1-based) fail.
 	failCommit func(n int) bool
 	committed  chan int64 // receives every successful commit's next offset
+	// order lists "pause" and "resume" calls as they complete.
+	order []string
+	// pausing, if set, is told when a pause call starts; the call then
+	// waits for pauseGate to close before it takes effect.
+	pausing   chan struct{}
+	pauseGate chan struct{}
 }
 
 func newFakeClient() *fakeClient { return &fakeClient{committed: make(chan int64, 1024)} }
 
 func (f *fakeClient) PauseFetchPartitions(m map[string][]int32) map[string][]int32 {
+	if f.pausing != nil {
+		f.pausing <- struct{}{}
+		<-f.pauseGate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pauses = append(f.pauses, m)
+	f.order = append(f.order, "pause")
 	return m
 }
 
@@ -48,6 +59,7 @@ func (f *fakeClient) ResumeFetchPartitions(m map[string][]int32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.resumes = append(f.resumes, m)
+	f.order = append(f.order, "resume")
 }
 
 func (f *fakeClient) CommitRecords(_ context.Context, rs ...*kgo.Record) error {
