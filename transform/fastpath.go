@@ -5,7 +5,7 @@ import "bytes"
 // The fast path drops a record that provably cannot become a result without
 // parsing it: most of a real topic is page views and other non-lead events,
 // and a byte search costs a small fraction of validating the whole record
-// (BenchmarkTransform measures both in the same run). Config.StrictJSON
+// (BenchmarkFastPath measures both in the same run). Config.StrictJSON
 // turns it off.
 //
 // Why it is exact about leads. The full path returns something other than
@@ -80,7 +80,7 @@ func (t *Transformer) cannotBeResult(data []byte) bool {
 		return false
 	}
 	i, j := skipSpace(data, 0), len(data)
-	for j > i && (data[j-1] == ' ' || data[j-1] == '\n' || data[j-1] == '\r' || data[j-1] == '\t') {
+	for j > i && isSpace(data[j-1]) {
 		j--
 	}
 	if j-i < 2 || data[i] != '{' || data[j-1] != '}' {

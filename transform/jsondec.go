@@ -68,11 +68,14 @@ func fail(msg string, offset int) error {
 }
 
 func skipSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t') {
+	for i < len(data) && isSpace(data[i]) {
 		i++
 	}
 	return i
 }
+
+// isSpace reports JSON whitespace.
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
 // memberFunc receives one object member: its key (without quotes, escapes
 // decoded, so "ty\u0070e" arrives as "type" just as encoding/json matches
