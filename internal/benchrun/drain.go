@@ -54,24 +54,34 @@ func makeDrainTopic(ctx context.Context, b *broker, g *gen, n, leadEvery int) (*
 	return t, nil
 }
 
-// dropPathDrain drains a topic of the same size without leads, bare then
-// closesink, as the main drain does.
+// drain times the topic's drain by the bare consumer, then by `closesink
+// run`; onBare is told the bare figure before the child starts. name
+// prefixes the groups.
+func drain(ctx context.Context, o opts, b *broker, t *drainTopic, name string, onBare func(float64)) (drainResult, childResult, error) {
+	r := drainResult{Leads: t.leads, AvgEventBytes: float64(t.bytes) / float64(t.events)}
+	var err error
+	if r.Bare, err = bare(ctx, b, t, uniq(name+"bare"), nil); err != nil {
+		return r, childResult{}, err
+	}
+	onBare(r.Bare)
+	c, err := child(ctx, o, b, t, uniq(name+"child"))
+	if err != nil {
+		return r, c, err
+	}
+	r.Closesink, r.ClosesinkSeconds, r.Ratio = c.RecordsPerSec, c.Seconds, c.RecordsPerSec/r.Bare
+	return r, c, nil
+}
+
+// dropPathDrain drains a topic of the same size without leads, as the main
+// drain does.
 func dropPathDrain(ctx context.Context, o opts, b *broker, g *gen) (*drainResult, error) {
 	t, err := makeDrainTopic(ctx, b, g, o.events, 0)
 	if err != nil {
 		return nil, err
 	}
-	r := &drainResult{AvgEventBytes: float64(t.bytes) / float64(t.events)}
-	if r.Bare, err = bare(ctx, b, t, uniq("dbare"), nil); err != nil {
-		return nil, err
-	}
 	o.profile = "" // -profile is for the main drain's child
-	c, err := child(ctx, o, b, t, uniq("dchild"))
-	if err != nil {
-		return nil, err
-	}
-	r.Closesink, r.ClosesinkSeconds, r.Ratio = c.RecordsPerSec, c.Seconds, c.RecordsPerSec/r.Bare
-	return r, nil
+	r, _, err := drain(ctx, o, b, t, "d", func(float64) {})
+	return &r, err
 }
 
 // variant is a set of fetch settings tried on both consumers.

@@ -140,18 +140,12 @@ func run(ctx context.Context, o opts) error {
 	if err != nil {
 		return err
 	}
-	res.Drain.Leads, res.Drain.AvgEventBytes = t.leads, float64(t.bytes)/float64(t.events)
-	step("produced in %.1fs (%.0f bytes/event, %d leads)", t.produceSec, res.Drain.AvgEventBytes, t.leads)
-	if res.Drain.Bare, err = bare(ctx, b, t, uniq("bare"), nil); err != nil {
-		return err
-	}
-	step("bare consumer: %.0f records/s", res.Drain.Bare)
-	c, err := child(ctx, o, b, t, uniq("child"))
+	step("produced in %.1fs (%.0f bytes/event, %d leads)", t.produceSec, float64(t.bytes)/float64(t.events), t.leads)
+	var c childResult
+	res.Drain, c, err = drain(ctx, o, b, t, "", func(r float64) { step("bare consumer: %.0f records/s", r) })
 	if err != nil {
 		return err
 	}
-	res.Drain.Closesink, res.Drain.ClosesinkSeconds = c.RecordsPerSec, c.Seconds
-	res.Drain.Ratio = c.RecordsPerSec / res.Drain.Bare
 	res.Footprint = footprint{PeakRSSMB: float64(c.PeakRSSBytes) / (1 << 20), CPUSeconds: c.CPUSeconds,
 		CPUSecondsPerMillion: c.CPUSeconds / float64(o.events) * 1e6}
 	step("closesink run: %.0f records/s (ratio %.2f), peak RSS %.1f MB, CPU %.1fs", c.RecordsPerSec, res.Drain.Ratio,
